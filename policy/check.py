@@ -1,0 +1,640 @@
+"""The checker: every problem of a policy in one run, each with a stable code.
+
+Input is the parsed files and the text of every term file they name (read by
+:mod:`policy.sources`); output is the diagnostics and, when there are no
+errors, a :class:`CheckedPolicy` whose names are all resolved, ready for the
+compiler.  The codes are listed in the README; tests pin each one.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+
+import regex
+
+from . import fields as F
+from . import syntax as s
+from .diagnostics import ERROR, WARNING, Diagnostic, Span
+from .normalize import STEPS, Profile, normalize, resolve_steps, table_for
+
+PLACEHOLDERS = ("evidence", "terms", "count", "rule", "title", "category", "clauses")
+MODES = ("enforce", "shadow")
+ACTIONS = ("reject", "review")
+MATCH_MODES = ("words", "substring")
+HIT_MODES = ("longest", "all")
+SEVERITIES = range(1, 5)
+_CLAUSE_ID = re.compile(r"^[一二三四五六七八九十]+(\.[1-9][0-9]*)*$")
+MAX_REGEX_GROUP_DEPTH = 50
+
+
+@dataclass(frozen=True)
+class LoadedTerm:
+    """A term of a lexicon, from the rule file or from a term file."""
+
+    text: str
+    key: str
+    tags: frozenset[str]
+    span: Span
+
+
+@dataclass
+class CheckedLexicon:
+    decl: s.Lexicon
+    name: str
+    is_allow: bool
+    profile: Profile
+    whole_words: bool
+    all_hits: bool
+    terms: list[LoadedTerm]
+    suppresses: tuple[str, ...] | None
+
+
+@dataclass
+class CheckedPolicy:
+    convention: s.Convention | None
+    clauses: dict[str, s.Clause]
+    categories: dict[str, s.Category]
+    lexicons: dict[str, CheckedLexicon]
+    rules: list[s.Rule]
+    files: list[s.PolicyFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TermFileText:
+    """What the loader found for a ``file`` setting: the text, or why not."""
+
+    path: str
+    text: str | None
+    error: str | None = None
+
+
+class _Checker:
+    def __init__(self, files: list[s.PolicyFile], term_files: dict[tuple[str, str], TermFileText]):
+        self.files = files
+        self.term_files = term_files
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, span: Span, help: str = "") -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, help=help, severity=ERROR))
+
+    def warn(self, code: str, message: str, span: Span, help: str = "") -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, help=help, severity=WARNING))
+
+    # ---- symbol tables --------------------------------------------------------
+    def run(self) -> CheckedPolicy:
+        decls = [d for f in self.files for d in f.decls]
+        conventions = [d for d in decls if isinstance(d, s.Convention)]
+        for extra in conventions[1:]:
+            self.error("E202", "the convention is declared twice", extra.span,
+                       help=f"the first declaration is at {conventions[0].span}")
+        clauses = self.declare([d for d in decls if isinstance(d, s.Clause)], lambda d: d.id, "clause")
+        categories = self.declare([d for d in decls if isinstance(d, s.Category)], lambda d: d.name, "category")
+        lexicon_decls = self.declare([d for d in decls if isinstance(d, s.Lexicon)], lambda d: d.name,
+                                     "lexicon or allow list")
+        rules = self.declare([d for d in decls if isinstance(d, s.Rule)], lambda d: d.id, "rule")
+
+        for clause in clauses.values():
+            self.check_clause(clause, clauses)
+        for category in categories.values():
+            for ref in category.clauses:
+                self.resolve(ref, clauses, "clause")
+            self.check_severity(category.severity, category.span)
+        lexicons = {name: self.check_lexicon(decl) for name, decl in lexicon_decls.items()}
+        for lex in lexicons.values():
+            for name in lex.suppresses or ():
+                target = lexicons.get(name)
+                if target is None:
+                    self.unknown(s.Name(name, span=self._suppress_span(lex.decl, name)), "lexicon", lexicons)
+                elif target.is_allow:
+                    self.error("E111", f"allow list '{lex.name}' suppresses '{name}', which is an allow list too",
+                               self._suppress_span(lex.decl, name), help="name deny lexicons only")
+            if not lex.is_allow:
+                continue
+        self.check_allow_overlap(lexicons)
+        for rule in rules.values():
+            self.check_rule(rule, clauses, categories, lexicons)
+        return CheckedPolicy(conventions[0] if conventions else None, clauses, categories, lexicons,
+                             list(rules.values()), self.files)
+
+    def declare(self, items: list, name_of, what: str) -> dict:
+        table: dict = {}
+        for item in items:
+            name = name_of(item)
+            if name.text in table:
+                self.error("E201", f"duplicate {what} '{name.text}'", name.span,
+                           help=f"first declared at {name_of(table[name.text]).span}; names must be unique")
+                continue
+            table[name.text] = item
+        return table
+
+    def unknown(self, name: s.Name, what: str, known) -> None:
+        close = _closest(name.text, list(known))
+        hint = f"did you mean '{close}'?" if close else f"declare the {what} first"
+        self.error({"lexicon": "E101", "category": "E102", "clause": "E103", "field": "E104"}[what],
+                   f"unknown {what} '{name.text}'", name.span, help=hint)
+
+    def resolve(self, name: s.Name, table: dict, what: str):
+        found = table.get(name.text)
+        if found is None:
+            self.unknown(name, what, table)
+        return found
+
+    def check_severity(self, severity: int | None, span: Span) -> None:
+        if severity is not None and severity not in SEVERITIES:
+            self.error("E502", f"severity {severity} is out of range", span,
+                       help=f"severity runs from {SEVERITIES.start} (light) to {SEVERITIES.stop - 1} (gravest)")
+
+    def check_clause(self, clause: s.Clause, clauses: dict) -> None:
+        ident = clause.id.text
+        if not _CLAUSE_ID.match(ident):
+            self.error("E203", f"'{ident}' is not a clause id", clause.id.span,
+                       help="clause ids are a section numeral and item numbers: 一, 一.2, 一.2.6")
+            return
+        if "." in ident:
+            parent = ident.rsplit(".", 1)[0]
+            if parent not in clauses:
+                self.error("E203", f"clause '{ident}' has no parent clause '{parent}'", clause.id.span,
+                           help=f"declare `clause {parent} \"...\"` as well")
+
+    # ---- lexicons -----------------------------------------------------------------
+    def check_lexicon(self, decl: s.Lexicon) -> CheckedLexicon:
+        profile = Profile()
+        if decl.normalize is not None:
+            bad = [step for step in decl.normalize if step.name not in STEPS + ("default", "all", "none")]
+            for step in bad:
+                self.error("E107", f"unknown normalization step '{step.name}'", step.span,
+                           help="steps: " + ", ".join(STEPS) + "; sets: default, all, none")
+            if not bad:
+                profile = Profile(resolve_steps([(step.name, step.enabled) for step in decl.normalize]))
+        whole_words = self.option(decl.match, MATCH_MODES, "match") != "substring"
+        all_hits = self.option(decl.hits, HIT_MODES, "hits") == "all"
+        if decl.suppresses is not None and not decl.is_allow:
+            self.error("E112", "only an allow list can suppress other lexicons", decl.suppresses[0].span,
+                       help="write `allow NAME { ... }` instead of `lexicon NAME { ... }`")
+        table = table_for(profile)
+        terms: list[LoadedTerm] = []
+        for term in decl.terms:
+            self.add_term(terms, term.text, frozenset(t.text for t in term.tags), term.span, table)
+        for term_file in decl.files:
+            self.load_term_file(terms, decl, term_file, table)
+        if not terms and not any(self._file_failed(decl, f) for f in decl.files):
+            self.error("E401", f"{'allow list' if decl.is_allow else 'lexicon'} '{decl.name.text}' has no terms",
+                       decl.name.span, help='add `terms "..."` or `file "lexicons/NAME.txt"`')
+        seen: dict[tuple[str, frozenset], Span] = {}
+        for term in terms:
+            key = (term.key, term.tags)
+            if key in seen:
+                self.warn("W404", f"term {term.text!r} repeats an earlier term once normalized", term.span,
+                          help=f"the earlier one is at {seen[key]}")
+            else:
+                seen[key] = term.span
+        suppresses = tuple(n.text for n in decl.suppresses) if decl.suppresses is not None else None
+        return CheckedLexicon(decl, decl.name.text, decl.is_allow, profile, whole_words, all_hits, terms,
+                              suppresses)
+
+    def option(self, name: s.Name | None, allowed: tuple[str, ...], what: str) -> str | None:
+        if name is None:
+            return None
+        if name.text not in allowed:
+            self.error("E108", f"unknown {what} mode '{name.text}'", name.span,
+                       help=f"`{what}` takes one of: {', '.join(allowed)}")
+            return None
+        return name.text
+
+    def add_term(self, terms: list, text: str, tags: frozenset, span: Span, table) -> None:
+        key = normalize(text, table)
+        if not key:
+            self.error("E403", f"term {text!r} is empty once normalized", span,
+                       help="a term of only spaces, punctuation or symbols can never match; "
+                            "remove it or turn off the `separators` step for this lexicon")
+            return
+        terms.append(LoadedTerm(text, key, tags, span))
+
+    def _file_failed(self, decl: s.Lexicon, term_file: s.TermFile) -> bool:
+        loaded = self.term_files.get((decl.span.path, term_file.path))
+        return loaded is None or loaded.text is None
+
+    def load_term_file(self, terms: list, decl: s.Lexicon, term_file: s.TermFile, table) -> None:
+        loaded = self.term_files.get((decl.span.path, term_file.path))
+        if loaded is None or loaded.text is None:
+            reason = loaded.error if loaded else "not read"
+            self.error("E402", f"cannot read term file {term_file.path!r}: {reason}", term_file.span,
+                       help="paths are relative to the rule file that names them")
+            return
+        for number, line in enumerate(loaded.text.splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            text, _, tag_text = line.partition("\t")
+            text = text.strip()
+            tags = frozenset(t for t in re.split(r"[,\s]+", tag_text.strip()) if t)
+            span = Span(loaded.path, number, 1, number, len(line) + 1)
+            self.add_term(terms, text, tags, span, table)
+
+    def check_allow_overlap(self, lexicons: dict[str, CheckedLexicon]) -> None:
+        allows = [lex for lex in lexicons.values() if lex.is_allow]
+        for lex in lexicons.values():
+            if lex.is_allow:
+                continue
+            for allow in allows:
+                if allow.suppresses is not None and lex.name not in allow.suppresses:
+                    continue
+                allowed = {t.key for t in allow.terms}
+                for term in lex.terms:
+                    if term.key in allowed:
+                        self.warn("W402", f"term {term.text!r} of '{lex.name}' is also on allow list "
+                                  f"'{allow.name}', so it never matches", term.span,
+                                  help="remove it from one of the two lists")
+
+    def _suppress_span(self, decl: s.Lexicon, name: str) -> Span:
+        for ref in decl.suppresses or ():
+            if ref.text == name:
+                return ref.span
+        return decl.span
+
+    # ---- rules ----------------------------------------------------------------------
+    def check_rule(self, rule: s.Rule, clauses, categories, lexicons) -> None:
+        if rule.category is None:
+            self.error("E205", f"rule '{rule.id.text}' has no category", rule.id.span,
+                       help="add `category NAME`; categories: " + ", ".join(categories))
+        else:
+            category = self.resolve(rule.category, categories, "category")
+            if category is not None and rule.severity is None and category.severity is None:
+                self.error("E205", f"rule '{rule.id.text}' has no severity and its category gives none",
+                           rule.id.span, help="add `severity N` to the rule or its category")
+        if not rule.clauses:
+            self.error("E205", f"rule '{rule.id.text}' cites no clause of the convention", rule.id.span,
+                       help="add `clause 一.2.6` (the item the rule enforces)")
+        for ref in rule.clauses:
+            self.resolve(ref, clauses, "clause")
+        self.check_severity(rule.severity, rule.span)
+        if rule.mode is not None and rule.mode.text not in MODES:
+            self.error("E109", f"unknown mode '{rule.mode.text}'", rule.mode.span,
+                       help="mode is one of: " + ", ".join(MODES))
+        if rule.action is not None and rule.action.text not in ACTIONS:
+            self.error("E109", f"unknown action '{rule.action.text}'", rule.action.span,
+                       help="action is one of: " + ", ".join(ACTIONS))
+        if rule.explain is not None:
+            self.check_template(rule)
+        if rule.when is None:
+            self.error("E205", f"rule '{rule.id.text}' has no condition", rule.id.span,
+                       help="add `when ...`, for example `when body has LEXICON`")
+        else:
+            ok = self.check_expr(rule.when, lexicons)
+            if ok and not _satisfiable(rule.when, lexicons):
+                self.error("E501", f"rule '{rule.id.text}' can never fire", rule.when.span,
+                           help="its condition contradicts itself (a test and its negation, "
+                                "or number bounds that no value meets)")
+        if not rule.examples:
+            self.warn("W701", f"rule '{rule.id.text}' has no examples", rule.id.span,
+                      help='add `violates "..."` and `allows "..."` posts; they run as tests')
+        for example in rule.examples:
+            self.check_example(example)
+
+    def check_template(self, rule: s.Rule) -> None:
+        try:
+            names = [f for _, f, _, _ in string.Formatter().parse(rule.explain or "") if f is not None]
+        except ValueError as error:
+            self.error("E106", f"explanation template is malformed: {error}", rule.span,
+                       help="write literal braces as {{ and }}")
+            return
+        for name in names:
+            if name not in PLACEHOLDERS:
+                self.error("E106", f"unknown placeholder {{{name}}} in the explanation", rule.span,
+                           help="placeholders: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+
+    def field(self, name: s.Name, kind: str, use: str) -> bool:
+        actual = F.kind_of(name.text)
+        if actual is None:
+            self.unknown(name, "field", F.FIELDS)
+            return False
+        if actual != kind:
+            self.error("E105", f"'{name.text}' is a {actual} field and cannot be used with {use}", name.span,
+                       help=f"{use} needs a {kind} field: "
+                            + ", ".join(n for n, (k, _) in F.FIELDS.items() if k == kind))
+            return False
+        return True
+
+    def lexref(self, ref: s.LexRef, lexicons: dict[str, CheckedLexicon]) -> bool:
+        lex = lexicons.get(ref.lexicon.text)
+        if lex is None:
+            self.unknown(ref.lexicon, "lexicon", lexicons)
+            return False
+        ok = True
+        known_tags = {t for term in lex.terms for t in term.tags} | {t.text for t in lex.decl.tags}
+        for tag in ref.tags:
+            if tag.text not in known_tags:
+                self.error("E110", f"no term of '{lex.name}' has the tag '{tag.text}'", tag.span,
+                           help="tags of this lexicon: " + (", ".join(sorted(known_tags)) or "none"))
+                ok = False
+        return ok
+
+    def check_regex(self, rx: s.Regex) -> bool:
+        try:
+            compile_regex(rx)
+        except regex.error as error:
+            self.error("E301", f"invalid regex: {error}", rx.span, help="the regex syntax is Python's `regex` module")
+            return False
+        except RecursionError:
+            self.error("E301", "invalid regex: nested too deeply", rx.span)
+            return False
+        problem = catastrophic(rx.pattern)
+        if problem:
+            self.error("E302", f"regex can backtrack catastrophically: {problem}", rx.span,
+                       help="rewrite without a repeat inside a repeat, e.g. (a+)+ -> a+; "
+                            "every match is also cut off by a timeout")
+            return False
+        return True
+
+    def check_expr(self, expr: s.Expr, lexicons) -> bool:
+        """Names, types and regexes of a condition; True when all are sound."""
+        ok = True
+        stack: list[s.Expr] = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (s.AnyOf, s.AllOf)):
+                stack.extend(node.items)
+            elif isinstance(node, s.Not):
+                stack.append(node.item)
+            elif isinstance(node, s.Has):
+                ok &= self.field(node.field, F.TEXT, "`has`") & self.lexref(node.lex, lexicons)
+            elif isinstance(node, s.Near):
+                ok &= self.field(node.field, F.TEXT, "`near`") & self.lexref(node.first, lexicons)
+                ok &= self.lexref(node.second, lexicons)
+            elif isinstance(node, s.CountHits):
+                ok &= self.field(node.field, F.TEXT, "`count`") & self.lexref(node.lex, lexicons)
+            elif isinstance(node, (s.Matches, s.CountMatches)):
+                ok &= self.field(node.field, F.TEXT, "`matches`") & self.check_regex(node.regex)
+            elif isinstance(node, s.Length):
+                ok &= self.field(node.field, F.TEXT, "`length`")
+            elif isinstance(node, s.Compare):
+                ok &= self.field(node.field, F.NUMBER, "a comparison")
+            elif isinstance(node, s.Flag):
+                ok &= self.field(node.field, F.BOOLEAN, "a bare test")
+        return bool(ok)
+
+    def check_example(self, example: s.Example) -> None:
+        for name, value in example.fields:
+            kind = F.kind_of(name.text)
+            if kind is None:
+                self.unknown(name, "field", F.FIELDS)
+                continue
+            expected = {F.TEXT: str, F.NUMBER: float, F.BOOLEAN: bool}[kind]
+            if not isinstance(value, expected):
+                self.error("E702", f"example field '{name.text}' takes a {kind}, not {value!r}", name.span,
+                           help={F.TEXT: 'a string: "..."', F.NUMBER: "a number: 3",
+                                 F.BOOLEAN: "true or false"}[kind])
+
+
+def compile_regex(rx: s.Regex) -> regex.Pattern:
+    flags = regex.V0
+    for letter in rx.flags:
+        flags |= {"i": regex.I, "m": regex.M, "s": regex.S, "x": regex.X}[letter]
+    if _group_depth(rx.pattern) > MAX_REGEX_GROUP_DEPTH:
+        raise regex.error(f"groups nested more than {MAX_REGEX_GROUP_DEPTH} deep")
+    return regex.compile(rx.pattern, flags)
+
+
+def _group_depth(pattern: str) -> int:
+    depth = deepest = 0
+    escaped = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    return deepest
+
+
+def catastrophic(pattern: str) -> str | None:
+    """Name the construct that makes a regex backtrack exponentially, if any.
+
+    Refused: an unbounded repeat containing another unbounded repeat
+    (``(a+)+``, ``(a*b?)*``), and an unbounded repeat over alternatives that can
+    start with the same character (``(a|ab)*``).  Patterns Python's own parser
+    cannot read (``regex``-only syntax) are left to the per-match timeout.
+    """
+    try:
+        from re import _constants as sre
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+        parsed = sre_parse.parse(pattern)
+    except Exception:  # regex-only syntax: the timeout bounds it
+        return None
+    big = sre.MAXREPEAT
+
+    def unbounded(op, av) -> bool:
+        return op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[1] in (big,) or (
+            op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[1] > 10)
+
+    def children(op, av):
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            return [av[2]]
+        if op == sre.SUBPATTERN:
+            return [av[3]]
+        if op == sre.BRANCH:
+            return list(av[1])
+        if op in (sre.ATOMIC_GROUP,):
+            return [av]
+        if op in (sre.ASSERT, sre.ASSERT_NOT):
+            return [av[1]]
+        return []
+
+    def first_chars(seq) -> set | None:
+        """Literal first characters of a sequence; None when not simply known."""
+        for op, av in seq:
+            if op == sre.LITERAL:
+                return {av}
+            if op == sre.SUBPATTERN:
+                return first_chars(av[3])
+            if op == sre.BRANCH:
+                out: set = set()
+                for alt in av[1]:
+                    got = first_chars(alt)
+                    if got is None:
+                        return None
+                    out |= got
+                return out
+            return None
+        return set()
+
+    def walk(seq, inside_unbounded: bool) -> str | None:
+        for op, av in seq:
+            if op == sre.POSSESSIVE_REPEAT or op == sre.ATOMIC_GROUP:
+                continue  # no backtracking into these
+            is_unbounded = unbounded(op, av)
+            if is_unbounded and inside_unbounded:
+                return "a repeat inside a repeat"
+            if is_unbounded:
+                body = av[2]
+                problem = _ambiguous_tail(body, first_chars)
+                if problem:
+                    return problem
+                for bop, bav in body:
+                    inner = bav[3] if bop == sre.SUBPATTERN else None
+                    branch = None
+                    if bop == sre.BRANCH:
+                        branch = bav
+                    elif inner is not None and len(inner) == 1 and inner[0][0] == sre.BRANCH:
+                        branch = inner[0][1]
+                    if branch is not None:
+                        seen: set = set()
+                        for alt in branch[1]:
+                            got = first_chars(alt)
+                            if got is None or got & seen:
+                                return "repeated alternatives that can start alike"
+                            seen |= got
+            for child in children(op, av):
+                found = walk(child, inside_unbounded or is_unbounded)
+                if found:
+                    return found
+        return None
+
+    try:
+        return walk(parsed, False)
+    except RecursionError:
+        return "nested too deeply to analyse"
+
+
+def _ambiguous_tail(body, first_chars) -> str | None:
+    """``(a|aa)*`` reaches us factored as ``a(?:|a)*``: a trailing choice between
+    nothing and something that starts like the body itself is ambiguous."""
+    from re import _constants as sre  # type: ignore[attr-defined]
+
+    seq = list(body)
+    while len(seq) == 1 and seq[0][0] == sre.SUBPATTERN:
+        seq = list(seq[0][1][3])
+    if not seq or seq[-1][0] != sre.BRANCH:
+        return None
+    alternatives = seq[-1][1][1]
+    if not any(len(alt) == 0 for alt in alternatives):
+        return None
+    start = first_chars(seq)
+    for alt in alternatives:
+        got = first_chars(alt) if len(alt) else set()
+        if got is None or start is None or (got & start):
+            return "repeated alternatives that can start alike"
+    return None
+
+
+# ---- can a condition ever be true? -------------------------------------------------
+
+_MAX_CONJUNCTIONS = 256
+
+
+def _satisfiable(expr: s.Expr, lexicons: dict[str, CheckedLexicon]) -> bool:
+    """False only when every way of making ``expr`` true contradicts itself."""
+    disjuncts = _dnf(expr, True)
+    if disjuncts is None:
+        return True
+    return any(_consistent(conj, lexicons) for conj in disjuncts)
+
+
+def _dnf(expr: s.Expr, positive: bool) -> list[list[tuple[s.Expr, bool]]] | None:
+    if isinstance(expr, s.Not):
+        return _dnf(expr.item, not positive)
+    if isinstance(expr, (s.AnyOf, s.AllOf)):
+        union = isinstance(expr, s.AnyOf) == positive
+        parts = [_dnf(item, positive) for item in expr.items]
+        if any(p is None for p in parts):
+            return None
+        if union:
+            out = [conj for p in parts for conj in p]
+        else:
+            out = [[]]
+            for p in parts:
+                out = [a + b for a in out for b in p]
+                if len(out) > _MAX_CONJUNCTIONS:
+                    return None
+        return out if len(out) <= _MAX_CONJUNCTIONS else None
+    return [[(expr, positive)]]
+
+
+_FLIP = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+
+
+def _quantity(literal: s.Expr, positive: bool):
+    """(quantity key, op, value, floor) for numeric literals, else None."""
+    if isinstance(literal, s.Has):
+        key = ("count", literal.field, literal.lex, False)
+        return key, (">=" if positive else "<"), 1.0, 0.0
+    if isinstance(literal, s.CountHits):
+        key = ("count", literal.field, literal.lex, literal.distinct)
+    elif isinstance(literal, s.CountMatches):
+        key = ("matches", literal.field, literal.regex)
+    elif isinstance(literal, s.Length):
+        key = ("length", literal.field)
+    elif isinstance(literal, s.Compare):
+        key = ("fact", literal.field)
+    else:
+        return None
+    op = literal.op if positive else _FLIP[literal.op]
+    floor = None if isinstance(literal, s.Compare) else 0.0
+    return key, op, literal.value, floor
+
+
+def _consistent(conj: list[tuple[s.Expr, bool]], lexicons) -> bool:
+    seen: dict[s.Expr, bool] = {}
+    bounds: dict[tuple, list] = {}
+    for literal, positive in conj:
+        if seen.get(literal, positive) != positive:
+            return False
+        seen[literal] = positive
+        q = _quantity(literal, positive)
+        if q is None:
+            continue
+        key, op, value, floor = q
+        lo, lo_strict, hi, hi_strict, excluded = bounds.setdefault(
+            key, [floor if floor is not None else float("-inf"), False, float("inf"), False, set()])
+        if key[0] == "count" and key[3]:  # distinct terms are bounded by the lexicon's size
+            lex = lexicons.get(key[2].lexicon.text)
+            if lex is not None:
+                hi = min(hi, len({t.key for t in lex.terms}))
+        if op in (">", ">="):
+            if value > lo or (value == lo and op == ">"):
+                lo, lo_strict = value, op == ">"
+        elif op in ("<", "<="):
+            if value < hi or (value == hi and op == "<"):
+                hi, hi_strict = value, op == "<"
+        elif op == "==":
+            if value > lo or (value == lo and lo_strict):
+                lo, lo_strict = value, False if value > lo else lo_strict
+            if value < hi:
+                hi, hi_strict = value, False
+            if value in excluded:
+                return False
+        elif op == "!=":
+            excluded.add(value)
+        bounds[key] = [lo, lo_strict, hi, hi_strict, excluded]
+        if lo > hi or (lo == hi and (lo_strict or hi_strict or lo in excluded)):
+            return False
+        integral = key[0] in ("count", "matches", "length")
+        if integral:
+            import math
+
+            low_int = math.floor(lo) + 1 if lo_strict or lo != int(lo) else int(lo)
+            high_int = math.ceil(hi) - 1 if hi != float("inf") and (hi_strict or hi != int(hi)) else hi
+            if high_int != float("inf") and low_int > high_int:
+                return False
+    return True
+
+
+def _closest(word: str, options: list[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def check(files: list[s.PolicyFile], term_files: dict[tuple[str, str], TermFileText],
+          ) -> tuple[CheckedPolicy, list[Diagnostic]]:
+    """Check parsed files; returns the resolved policy and every diagnostic."""
+    checker = _Checker(files, term_files)
+    checked = checker.run()
+    return checked, checker.diagnostics

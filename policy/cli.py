@@ -1,0 +1,254 @@
+"""The ``policy`` command.
+
+Exit codes (all commands): 0 success / nothing found; 1 findings (a post was
+flagged by ``check``, ``lint`` found errors, ``test`` had failures, ``scan``
+met bad input lines); 2 the command could not run (bad arguments, an unreadable
+path, a policy with errors).  A user's mistake never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+from .diagnostics import Diagnostic, PolicyError, _display_width, sort_key
+from .engine import Built, Engine, build
+from .examples import run_examples
+from .post import Post, PostError
+from .sources import SourceError
+from .verdict import Verdict
+
+OK, FOUND, FAILED = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A command that cannot run; the message is shown as is."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="policy", description="Content-policy rule engine.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def policy_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--policy", metavar="PATH", help="policy folder or file (default: the bundled convention)")
+        p.add_argument("--cache", metavar="DIR", help="reuse the compiled policy from this folder")
+
+    p = sub.add_parser("check", help="check one post and explain the verdict")
+    p.add_argument("text", help="the post's body")
+    p.add_argument("--title", default=None, help="the post's title")
+    p.add_argument("--format", choices=("human", "json"), default="human")
+    policy_option(p)
+
+    p = sub.add_parser("scan", help="check a JSON-lines file of posts; one verdict a line on stdout")
+    p.add_argument("file", help="posts, one JSON object a line ('-' for standard input)")
+    p.add_argument("--format", choices=("json", "human"), default="json")
+    p.add_argument("--summary", action="store_true", help="print a summary to stderr at the end")
+    policy_option(p)
+
+    p = sub.add_parser("lint", help="check policy files and report every problem")
+    p.add_argument("paths", nargs="*", help="policy folders or files (default: the bundled convention)")
+    p.add_argument("--format", choices=("human", "json"), default="human")
+
+    p = sub.add_parser("test", help="run the examples inside every rule")
+    p.add_argument("paths", nargs="*", help="policy folders or files (default: the bundled convention)")
+    p.add_argument("--verbose", "-v", action="store_true", help="list passing examples too")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return FAILED
+    out = sys.stdout
+    try:
+        return {"check": cmd_check, "scan": cmd_scan, "lint": cmd_lint, "test": cmd_test}[args.command](args, out)
+    except (UsageError, SourceError, PostError) as error:
+        print(f"policy {args.command}: error: {error}", file=sys.stderr)
+        return FAILED
+    except PolicyError as error:
+        print(error.render(), file=sys.stderr)
+        errors = sum(1 for d in error.diagnostics if d.is_error)
+        print(f"\npolicy {args.command}: the policy has {errors} error(s); run `policy lint` for the list",
+              file=sys.stderr)
+        return FAILED
+    except BrokenPipeError:
+        return OK
+    except KeyboardInterrupt:
+        return 130
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    return Engine.load(args.policy, cache_dir=args.cache)
+
+
+# ---- check -------------------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    fields = {"id": "cli", "body": args.text}
+    if args.title is not None:
+        fields["title"] = args.title
+    post = Post.from_dict(fields)
+    verdict = engine.check(post)
+    if args.format == "json":
+        print(verdict.to_json(indent=2), file=out)
+    else:
+        print(render_verdict(verdict, post), file=out)
+    return OK if verdict.decision == "allow" else FOUND
+
+
+def render_verdict(verdict: Verdict, post: Post) -> str:
+    """The human form: decision, then each rule with its clause and the exact characters."""
+    lines = [f"{verdict.decision.upper()}  post {verdict.post_id}   policy {verdict.policy_name} "
+             f"{verdict.policy_version}"]
+    for label, group in (("", verdict.violations), ("shadow ", verdict.shadow)):
+        for v in group:
+            lines.append("")
+            lines.append(f"  {label}rule {v.rule} 「{v.title}」  category {v.category} ({v.category_title}), "
+                         f"severity {v.severity}, action {v.action}")
+            for cid, text in v.clauses:
+                lines.append(f"    clause {cid}  {text}")
+            lines.append(f"    why    {v.explanation}")
+            for e in v.evidence:
+                if e.kind == "fact":
+                    lines.append(f"    fact   {e.field} = {e.value}")
+                    continue
+                lines.extend(_highlight(post.text(e.field), e.field, e.start or 0, e.end or 0))
+                what = f"lexicon {e.lexicon}, term {e.term!r}" if e.kind == "lexicon" else f"regex /{e.pattern}/"
+                lines.append(f"           characters {e.start}–{e.end} {e.text!r}  ← {what}")
+            lines.append(f"    source {v.source[0]}:{v.source[1]}")
+    for warning in verdict.warnings:
+        lines.append(f"  warning: {warning}")
+    if not verdict.violations and not verdict.shadow:
+        lines.append("  no rule fired")
+    return "\n".join(lines)
+
+
+def _highlight(text: str, field: str, start: int, end: int, context: int = 30) -> list[str]:
+    lo = max(start - context, 0)
+    hi = min(end + context, len(text))
+    shown = text[lo:hi].replace("\n", "⏎").replace("\t", " ")
+    prefix = "…" if lo > 0 else ""
+    suffix = "…" if hi < len(text) else ""
+    head = f"    {field:<6} {prefix}"
+    lead = _display_width(head) + _display_width(shown[: start - lo])
+    width = max(_display_width(shown[start - lo : end - lo]), 1)
+    return [f"{head}{shown}{suffix}", " " * lead + "^" * width]
+
+
+# ---- scan ----------------------------------------------------------------------------------
+
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    if args.file == "-":
+        stream, name = sys.stdin, "<stdin>"
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise UsageError(f"{args.file!r} is not a file")
+        stream, name = path.open(encoding="utf-8", errors="strict", newline=""), args.file
+    decisions: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    bad = 0
+    with stream:
+        number = 0
+        while True:
+            try:
+                line = stream.readline()
+            except UnicodeDecodeError as error:
+                raise UsageError(f"{name}: line {number + 1} is not UTF-8 text (byte {error.start})") from None
+            if not line:
+                break
+            number += 1
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                post = Post.from_dict(data)
+            except (json.JSONDecodeError, PostError) as error:
+                bad += 1
+                message = f"invalid JSON: {error.msg} at column {error.colno}" if isinstance(
+                    error, json.JSONDecodeError) else str(error)
+                print(f"{name}:{number}: skipped: {message}", file=sys.stderr)
+                continue
+            verdict = engine.check(post)
+            decisions[verdict.decision] += 1
+            rules.update(v.rule for v in verdict.violations)
+            if args.format == "json":
+                print(verdict.to_json(), file=out)
+            else:
+                print(_scan_line(verdict, post), file=out)
+    if args.summary or args.format == "human":
+        target = out if args.format == "human" else sys.stderr
+        total = sum(decisions.values())
+        print(f"\n{total} posts: " + ", ".join(f"{decisions[d]} {d}" for d in ("allow", "review", "reject"))
+              + (f"; {bad} bad line(s) skipped" if bad else ""), file=target)
+        for rule, count in rules.most_common():
+            print(f"  {count:4d}  {rule}", file=target)
+    return FOUND if bad else OK
+
+
+def _scan_line(verdict: Verdict, post: Post) -> str:
+    body = (post.text("title") + " | " if post.text("title") else "") + post.text("body")
+    body = body.replace("\n", " ")
+    if len(body) > 48:
+        body = body[:47] + "…"
+    why = "; ".join(f"{v.rule} {'、'.join(repr(e.text) for e in v.evidence if e.text)}".strip()
+                    for v in verdict.violations)
+    return f"{verdict.decision:<6} {verdict.post_id:<8} {body}" + (f"\n       ↳ {why}" if why else "")
+
+
+# ---- lint and test -------------------------------------------------------------------------
+
+def _build_all(paths: list[str]) -> list[Built]:
+    return [build(p) for p in (paths or [None])]  # type: ignore[list-item]
+
+
+def cmd_lint(args: argparse.Namespace, out: TextIO) -> int:
+    builds = _build_all(args.paths)
+    diagnostics: list[Diagnostic] = sorted((d for b in builds for d in b.diagnostics), key=sort_key)
+    texts = {path: text for b in builds for path, text in b.texts.items()}
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    if args.format == "json":
+        json.dump({"errors": errors, "warnings": warnings, "diagnostics": [d.as_dict() for d in diagnostics]},
+                  out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        for d in diagnostics:
+            print(d.render(texts.get(d.span.path)) + "\n", file=out)
+        rules = sum(len(b.compiled.rules) for b in builds if b.compiled)
+        files = sum(len(b.files) for b in builds)
+        print(f"{files} file(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)", file=out)
+    return FOUND if errors else OK
+
+
+def cmd_test(args: argparse.Namespace, out: TextIO) -> int:
+    failed = 0
+    total = 0
+    for path in args.paths or [None]:
+        built = build(path)
+        if built.compiled is None:
+            raise PolicyError(built.diagnostics, built.texts)
+        results = run_examples(Engine(built.compiled))
+        total += len(results)
+        for result in results:
+            if not result.passed:
+                failed += 1
+                print("FAIL " + result.describe() + "\n", file=out)
+            elif args.verbose:
+                print(f"ok   {result.location}: {result.rule} {'flags' if result.violates else 'allows'}", file=out)
+        rules = {r.rule for r in results}
+        print(f"{path or 'bundled convention'}: {len(results)} examples in {len(rules)} rules", file=out)
+    print(f"{total - failed} passed, {failed} failed", file=out)
+    return FOUND if failed else OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Compile a checked policy into the immutable value the engine runs.
+
+One Aho-Corasick automaton holds every term of every lexicon and allow list.
+Keys are the UTF-8 bytes of the normalized term, spelled as a latin-1 string:
+pyahocorasick walks a node's children linearly, and a 256-symbol alphabet is
+several times faster to scan than thousands of distinct CJK first characters.
+UTF-8 is self-synchronising, so a byte match of a whole key always starts and
+ends on character boundaries.
+
+Conditions become small programs (:mod:`policy.evaluate`); each rule also gets
+its *trigger*: the lexicons of which at least one must hit for the rule to be
+true.  A post whose scan finds nothing evaluates only the rules without one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from . import evaluate as ev
+from . import syntax as s
+from .check import CheckedPolicy, compile_regex
+from .normalize import Profile, is_word_char
+
+COMPILER_VERSION = "policy-compiler/1"
+
+
+@dataclass(frozen=True)
+class TermEntry:
+    """What the automaton returns for a key: one per lexicon holding the term."""
+
+    lexicon: int
+    profile: int
+    text: str
+    key: str
+    tags: frozenset[str]
+    word_start: bool
+    word_end: bool
+    latin_pairs: tuple[int, ...]
+    """Positions i in the key where key[i] and key[i+1] are both Latin/digits."""
+
+
+@dataclass(frozen=True)
+class CompiledLexicon:
+    index: int
+    name: str
+    title: str
+    is_allow: bool
+    profile: int
+    whole_words: bool
+    all_hits: bool
+    suppresses: frozenset[int] | None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    index: int
+    id: str
+    title: str
+    category: str
+    category_title: str
+    clauses: tuple[tuple[str, str], ...]
+    severity: int
+    mode: str
+    action: str
+    tags: tuple[str, ...]
+    condition: ev.Node
+    explain: str
+    trigger: frozenset[int] | None
+    source: tuple[str, int]
+    examples: tuple[s.Example, ...]
+
+
+@dataclass
+class CompiledPolicy:
+    name: str
+    version: str
+    profiles: tuple[Profile, ...]
+    lexicons: tuple[CompiledLexicon, ...]
+    rules: tuple[CompiledRule, ...]
+    automaton: ahocorasick.Automaton | None
+    regexes: tuple
+    scanned_fields: tuple[str, ...]
+    always_rules: tuple[int, ...]
+    rules_by_lexicon: dict[int, tuple[int, ...]]
+    clauses: dict[str, str]
+    lexicon_index: dict[str, int] = field(default_factory=dict)
+
+
+def version_of(contents: list[tuple[str, str]]) -> str:
+    """The policy's version: a hash of every source text and the compiler's version."""
+    digest = hashlib.sha256(COMPILER_VERSION.encode())
+    for name, text in sorted(contents):
+        digest.update(b"\0" + name.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(text.encode("utf-8", "surrogatepass"))
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def _latin(ch: str) -> bool:
+    return is_word_char(ch)
+
+
+def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
+    profiles: list[Profile] = []
+    lexicons: list[CompiledLexicon] = []
+    index_of = {name: i for i, name in enumerate(checked.lexicons)}
+    automaton = ahocorasick.Automaton()
+    keys: dict[str, list[TermEntry]] = {}
+    for i, (name, lex) in enumerate(checked.lexicons.items()):
+        if lex.profile not in profiles:
+            profiles.append(lex.profile)
+        profile = profiles.index(lex.profile)
+        suppresses = (frozenset(index_of[n] for n in lex.suppresses if n in index_of)
+                      if lex.suppresses is not None else None)
+        lexicons.append(CompiledLexicon(i, name, lex.decl.title or name, lex.is_allow, profile,
+                                        lex.whole_words, lex.all_hits, suppresses))
+        lexicon_tags = frozenset(t.text for t in lex.decl.tags)
+        for term in lex.terms:
+            key = term.key
+            entry = TermEntry(
+                lexicon=i, profile=profile, text=term.text, key=key, tags=term.tags | lexicon_tags,
+                word_start=lex.whole_words and _latin(key[0]),
+                word_end=lex.whole_words and _latin(key[-1]),
+                latin_pairs=tuple(j for j in range(len(key) - 1) if _latin(key[j]) and _latin(key[j + 1])),
+            )
+            byte_key = key.encode("utf-8", "surrogatepass").decode("latin-1")
+            bucket = keys.setdefault(byte_key, [])
+            if entry not in bucket:
+                bucket.append(entry)
+    for byte_key, entries in keys.items():
+        automaton.add_word(byte_key, tuple(entries))
+    if keys:
+        automaton.make_automaton()
+
+    regexes: list = []
+    regex_index: dict[s.Regex, int] = {}
+    rules: list[CompiledRule] = []
+    always: list[int] = []
+    by_lexicon: dict[int, list[int]] = {}
+    scanned: set[str] = set()
+    for r_index, rule in enumerate(checked.rules):
+        assert rule.when is not None and rule.category is not None  # guaranteed by the checker
+        category = checked.categories[rule.category.text]
+        condition = _program(rule.when, index_of, regexes, regex_index, scanned)
+        trigger = _trigger(rule.when, index_of)
+        clauses = tuple((c.text, checked.clauses[c.text].text) for c in rule.clauses)
+        rules.append(CompiledRule(
+            index=r_index, id=rule.id.text, title=rule.title, category=category.name.text,
+            category_title=category.title, clauses=clauses,
+            severity=rule.severity if rule.severity is not None else category.severity or 1,
+            mode=rule.mode.text if rule.mode else "enforce",
+            action=rule.action.text if rule.action else "reject",
+            tags=tuple(t.text for t in rule.tags), condition=condition,
+            explain=rule.explain or "{title}：{evidence}", trigger=trigger,
+            source=(rule.span.path, rule.span.line), examples=rule.examples,
+        ))
+        if trigger is None:
+            always.append(r_index)
+        else:
+            for lex in trigger:
+                by_lexicon.setdefault(lex, []).append(r_index)
+    title = checked.convention.title if checked.convention else "policy"
+    return CompiledPolicy(
+        name=title, version=version, profiles=tuple(profiles), lexicons=tuple(lexicons), rules=tuple(rules),
+        automaton=automaton if keys else None, regexes=tuple(regexes),
+        scanned_fields=tuple(sorted(scanned)), always_rules=tuple(always),
+        rules_by_lexicon={k: tuple(v) for k, v in by_lexicon.items()},
+        clauses={cid: c.text for cid, c in checked.clauses.items()}, lexicon_index=index_of,
+    )
+
+
+def _tags(ref: s.LexRef) -> frozenset[str] | None:
+    return frozenset(t.text for t in ref.tags) or None
+
+
+def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index: dict, scanned: set) -> ev.Node:
+    def rx(node: s.Regex) -> int:
+        if node not in regex_index:
+            regex_index[node] = len(regexes)
+            regexes.append(compile_regex(node))
+        return regex_index[node]
+
+    def go(e: s.Expr) -> ev.Node:
+        if isinstance(e, s.AnyOf):
+            return ev.AnyOf(tuple(go(i) for i in e.items))
+        if isinstance(e, s.AllOf):
+            return ev.AllOf(tuple(go(i) for i in e.items))
+        if isinstance(e, s.Not):
+            return ev.Not(go(e.item))
+        if isinstance(e, s.Has):
+            scanned.add(e.field.text)
+            return ev.Has(e.field.text, index_of[e.lex.lexicon.text], _tags(e.lex))
+        if isinstance(e, s.Near):
+            scanned.add(e.field.text)
+            return ev.Near(e.field.text, index_of[e.first.lexicon.text], _tags(e.first),
+                           index_of[e.second.lexicon.text], _tags(e.second), e.within)
+        if isinstance(e, s.CountHits):
+            scanned.add(e.field.text)
+            return ev.CountHits(e.field.text, index_of[e.lex.lexicon.text], _tags(e.lex), e.op, e.value, e.distinct)
+        if isinstance(e, s.Matches):
+            return ev.Matches(e.field.text, rx(e.regex), e.regex.normalized, e.regex.pattern)
+        if isinstance(e, s.CountMatches):
+            return ev.CountMatches(e.field.text, rx(e.regex), e.regex.normalized, e.regex.pattern, e.op, e.value)
+        if isinstance(e, s.Length):
+            return ev.Length(e.field.text, e.op, e.value)
+        if isinstance(e, s.Compare):
+            return ev.Compare(e.field.text, e.op, e.value)
+        if isinstance(e, s.Flag):
+            return ev.Flag(e.field.text)
+        raise AssertionError(f"unhandled condition {type(e).__name__}")
+
+    return go(expr)
+
+
+def _trigger(expr: s.Expr, index_of: dict[str, int]) -> frozenset[int] | None:
+    """Lexicons of which one must hit for ``expr`` to be true, or None if no such set."""
+    if isinstance(expr, s.Has):
+        return frozenset({index_of[expr.lex.lexicon.text]})
+    if isinstance(expr, s.Near):
+        return frozenset({index_of[expr.first.lexicon.text]})
+    if isinstance(expr, s.CountHits):
+        needs_hit = (expr.op in (">", "!=") and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)
+        return frozenset({index_of[expr.lex.lexicon.text]}) if needs_hit and expr.op != "!=" else None
+    if isinstance(expr, s.AllOf):
+        found = [t for t in (_trigger(i, index_of) for i in expr.items) if t is not None]
+        return min(found, key=len) if found else None
+    if isinstance(expr, s.AnyOf):
+        parts = [_trigger(i, index_of) for i in expr.items]
+        if any(p is None for p in parts):
+            return None
+        return frozenset().union(*parts)  # type: ignore[arg-type]
+    return None

@@ -1,0 +1,274 @@
+"""The engine: load a policy once, then check posts inline.
+
+    engine = Engine.load()                 # the bundled convention
+    verdict = engine.check({"id": "p1", "body": "你就是个傻逼"})
+    verdict.decision                       # "reject"
+
+``Engine`` holds an immutable :class:`CompiledPolicy`; ``check`` keeps all of
+its state in a per-call context, so one engine serves many threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import syntax as s
+from .check import check
+from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_policy, version_of
+from .diagnostics import Diagnostic, PolicyError
+from .evaluate import Context, FactHit, RegexHit
+from .match import Hit, scan
+from .parse import parse
+from .post import Post, PostError
+from .resources import bundled_convention
+from .sources import PolicySources, SourceError, read_policy_files, read_term_files
+from .verdict import ALLOW, REJECT, REVIEW, Evidence, Verdict, Violation
+
+DEFAULT_REGEX_TIMEOUT = 0.05
+"""Seconds one regex may spend on one field of one post before it is cut off."""
+
+DEFAULT_MAX_CHARS = 200_000
+"""Posts longer than this (all text fields together) go to review unscanned."""
+
+
+@dataclass
+class Built:
+    """A policy read, parsed and checked: what ``lint`` shows and the compiler takes."""
+
+    sources: PolicySources
+    files: list[s.PolicyFile]
+    diagnostics: list[Diagnostic]
+    texts: dict[str, str]
+    """Every source text by display path, term files included (for rendering)."""
+    compiled: CompiledPolicy | None
+
+
+def build(path: str | Path | None = None) -> Built:
+    """Read, parse, check and (when error-free) compile the policy at ``path``.
+
+    Raises SourceError when the path cannot be read.  Problems in the policy are
+    returned as diagnostics, never raised.
+    """
+    sources = read_policy_files(path if path is not None else bundled_convention())
+    files: list[s.PolicyFile] = []
+    diagnostics: list[Diagnostic] = []
+    for display, text in sources.texts.items():
+        parsed, found = parse(text, display)
+        files.append(parsed)
+        diagnostics.extend(found)
+    term_files = read_term_files(sources, files)
+    texts = dict(sources.texts)
+    texts.update({t.path: t.text for t in term_files.values() if t.text is not None})
+    checked, found = check(files, term_files)
+    diagnostics.extend(found)
+    compiled = None
+    if not any(d.is_error for d in diagnostics):
+        hashed = [(sources.relative(p), t) for p, t in sources.texts.items()]
+        hashed += [(sources.relative(t.path), t.text or "") for t in term_files.values()]
+        compiled = compile_policy(checked, version_of(hashed))
+        compiled = _relative_sources(compiled, sources)
+    return Built(sources, files, diagnostics, texts, compiled)
+
+
+def _relative_sources(policy: CompiledPolicy, sources: PolicySources) -> CompiledPolicy:
+    from dataclasses import replace
+
+    policy.rules = tuple(replace(r, source=(sources.relative(r.source[0]), r.source[1])) for r in policy.rules)
+    return policy
+
+
+# ---- the on-disk cache ---------------------------------------------------------------
+
+def _cache_key(sources: PolicySources) -> str:
+    digest = hashlib.sha256(COMPILER_VERSION.encode())
+    for display, text in sorted(sources.texts.items()):
+        digest.update(sources.relative(display).encode() + b"\0" + text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:32]
+
+
+def _file_hash(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _load_cached(cache_file: Path) -> CompiledPolicy | None:
+    try:
+        with open(cache_file, "rb") as f:
+            deps, compiled = pickle.load(f)
+    except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError, ImportError):
+        return None
+    if any(_file_hash(path) != digest for path, digest in deps):
+        return None  # a term file changed since the cache was written
+    return compiled
+
+
+def _store_cached(cache_file: Path, built: Built) -> None:
+    deps = [(path, _file_hash(path)) for path in built.texts if path not in built.sources.texts]
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".policy-")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump((deps, built.compiled), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache_file)  # readers see the old file or the whole new one
+    except OSError:
+        pass  # a cache that cannot be written only costs the next start some time
+
+
+# ---- the engine ---------------------------------------------------------------------------
+
+class Engine:
+    def __init__(self, policy: CompiledPolicy, regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
+                 max_chars: int = DEFAULT_MAX_CHARS):
+        self.policy = policy
+        self.regex_timeout = regex_timeout
+        self.max_chars = max_chars
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, cache_dir: str | Path | None = None, **options: Any) -> Engine:
+        """Load a policy folder or file (the bundled convention by default).
+
+        With ``cache_dir``, a compiled policy is reused while its rule files and
+        term files are unchanged.  Raises PolicyError (with every diagnostic) when
+        the policy has errors and SourceError when it cannot be read.
+        """
+        if cache_dir is not None:
+            sources = read_policy_files(path if path is not None else bundled_convention())
+            cache_file = Path(cache_dir) / f"{_cache_key(sources)}.pickle"
+            cached = _load_cached(cache_file)
+            if cached is not None:
+                return cls(cached, **options)
+        built = build(path)
+        if built.compiled is None:
+            raise PolicyError(built.diagnostics, built.texts)
+        if cache_dir is not None:
+            _store_cached(cache_file, built)
+        return cls(built.compiled, **options)
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+    def check(self, post: Post | dict | str, *, checked_at: datetime | None = None) -> Verdict:
+        """Check one post.  Accepts a Post, the pipeline's dict, or a bare body text.
+
+        Raises PostError when a dict has values of the wrong type.
+        """
+        if isinstance(post, str):
+            post = Post("-", {"body": post})
+        elif isinstance(post, dict):
+            post = Post.from_dict(post)
+        elif not isinstance(post, Post):
+            raise PostError(f"cannot check a {type(post).__name__}; pass a Post, a dict or a str")
+        ctx = Context(self.policy, post, self.regex_timeout)
+        size = sum(len(t) for t in post.texts.values())
+        if size > self.max_chars:
+            ctx.warnings.append(f"post has {size} characters, over the limit of {self.max_chars}; not scanned")
+            return self._verdict(post, ctx, [], [], checked_at)
+        candidates = set(self.policy.always_rules)
+        for name in self.policy.scanned_fields:
+            text = post.text(name)
+            if text:
+                found = scan(self.policy, name, text, ctx.mapped)
+                if found:
+                    ctx.hits[name] = found
+                    for lexicon in found:
+                        candidates.update(self.policy.rules_by_lexicon.get(lexicon, ()))
+        enforced: list[Violation] = []
+        shadow: list[Violation] = []
+        for index in sorted(candidates):
+            rule = self.policy.rules[index]
+            if rule.condition.test(ctx):
+                violation = self._violation(rule, ctx, post)
+                (shadow if rule.mode == "shadow" else enforced).append(violation)
+        return self._verdict(post, ctx, enforced, shadow, checked_at)
+
+    def _verdict(self, post: Post, ctx: Context, enforced: list[Violation], shadow: list[Violation],
+                 checked_at: datetime | None) -> Verdict:
+        if any(v.action == REJECT for v in enforced):
+            decision = REJECT
+        elif enforced or ctx.warnings:
+            decision = REVIEW
+        else:
+            decision = ALLOW
+        when = checked_at or datetime.now(timezone.utc)
+        return Verdict(
+            verdict_id=_new_id(when), post_id=post.id, user_id=post.user_id,
+            checked_at=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            policy_name=self.policy.name, policy_version=self.policy.version, decision=decision,
+            violations=tuple(enforced), shadow=tuple(shadow), warnings=tuple(ctx.warnings),
+        )
+
+    def _violation(self, rule: CompiledRule, ctx: Context, post: Post) -> Violation:
+        found: list = []
+        rule.condition.collect(ctx, found)
+        evidence: list[Evidence] = []
+        seen = set()
+        for item in found:
+            if item in seen:
+                continue
+            seen.add(item)
+            evidence.append(self._evidence(item, post))
+        evidence.sort(key=lambda e: (e.field, e.start if e.start is not None else -1, e.end or 0, e.kind))
+        return Violation(
+            rule=rule.id, title=rule.title, category=rule.category, category_title=rule.category_title,
+            clauses=rule.clauses, severity=rule.severity, mode=rule.mode, action=rule.action,
+            explanation=_explain(rule, evidence), evidence=tuple(evidence), source=rule.source,
+        )
+
+    def _evidence(self, item: Hit | RegexHit | FactHit, post: Post) -> Evidence:
+        if isinstance(item, Hit):
+            lexicon = self.policy.lexicons[item.lexicon]
+            return Evidence(item.field, "lexicon", item.start, item.end, post.text(item.field)[item.start:item.end],
+                            lexicon=lexicon.name, term=item.term, normalized=item.key, tags=tuple(sorted(item.tags)))
+        if isinstance(item, RegexHit):
+            return Evidence(item.field, "regex", item.start, item.end, post.text(item.field)[item.start:item.end],
+                            pattern=item.pattern, normalized=item.normalized)
+        return Evidence(item.field, "fact", value=item.value)
+
+
+def _explain(rule: CompiledRule, evidence: list[Evidence]) -> str:
+    quoted = [f"「{e.text}」" if e.kind != "fact" else f"{e.field}={_fmt(e.value)}" for e in evidence]
+    terms = sorted({e.term for e in evidence if e.term})
+    values = {
+        "evidence": "、".join(dict.fromkeys(quoted)) or "—",
+        "terms": "、".join(terms) or "—",
+        "count": str(sum(1 for e in evidence if e.kind != "fact")),
+        "rule": rule.id,
+        "title": rule.title,
+        "category": rule.category_title,
+        "clauses": "；".join(f"{cid} {text}" for cid, text in rule.clauses),
+    }
+    return rule.explain.format(**values)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _new_id(when: datetime) -> str:
+    """A time-ordered id: 48 bits of milliseconds, then 80 random bits."""
+    millis = int(when.timestamp() * 1000) & ((1 << 48) - 1)
+    raw = f"{millis:012x}{secrets.token_hex(10)}"
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def load(path: str | Path | None = None, **options: Any) -> Engine:
+    """Shorthand for :meth:`Engine.load`."""
+    return Engine.load(path, **options)
+
+
+__all__ = ["Engine", "build", "load", "Built", "PolicyError", "SourceError", "PostError"]

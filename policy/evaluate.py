@@ -1,0 +1,244 @@
+"""Evaluate compiled conditions against one post.
+
+Each condition node answers ``test(ctx)``; once a rule has fired,
+``collect(ctx, out)`` gathers the evidence of the parts that made it true (never
+from under a ``not``).  The context scans each text field once, lazily, and
+caches regex results, so a rule pays only for what it reads.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .normalize import DEFAULT_PROFILE, normalize, table_for
+
+if TYPE_CHECKING:
+    from .compile import CompiledPolicy
+    from .match import Hit
+    from .post import Post
+
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
+        "!=": operator.ne}
+
+
+@dataclass(frozen=True)
+class RegexHit:
+    field: str
+    start: int
+    end: int
+    pattern: str
+    normalized: bool
+
+
+@dataclass(frozen=True)
+class FactHit:
+    field: str
+    value: Any
+
+
+@dataclass
+class Context:
+    policy: CompiledPolicy
+    post: Post
+    regex_timeout: float
+    hits: dict[str, dict[int, list[Hit]]] = field(default_factory=dict)
+    mapped: dict = field(default_factory=dict)
+    regex_cache: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
+        found = self.hits.get(name, {}).get(lexicon, ())
+        if tags is None:
+            return list(found)
+        return [h for h in found if h.tags & tags]
+
+    def regex_hits(self, name: str, index: int, normalized: bool, pattern: str) -> list[RegexHit]:
+        key = (name, index, normalized)
+        if key in self.regex_cache:
+            return self.regex_cache[key]
+        text = self.post.text(name)
+        out: list[RegexHit] = []
+        if text:
+            table = table_for(DEFAULT_PROFILE)
+            subject = normalize(text, table) if normalized else text
+            try:
+                spans = [m.span() for m in self.policy.regexes[index].finditer(subject, timeout=self.regex_timeout)
+                         if m.end() > m.start()]
+            except TimeoutError:
+                self.warnings.append(f"regex /{pattern}/ on {name} timed out after "
+                                     f"{self.regex_timeout * 1000:.0f} ms; treated as no match")
+                spans = []
+            if spans and normalized:
+                from .match import mapped_text
+
+                m = mapped_text(text, table, self.mapped, (name, "regex-default"))
+                spans = [m.original_span(a, b) for a, b in spans]
+            out = [RegexHit(name, a, b, pattern, normalized) for a, b in spans]
+        self.regex_cache[key] = out
+        return out
+
+
+class Node:
+    def test(self, ctx: Context) -> bool:
+        raise NotImplementedError
+
+    def collect(self, ctx: Context, out: list) -> None:
+        """Evidence of a true node (called only when ``test`` is true)."""
+
+
+@dataclass(frozen=True)
+class AnyOf(Node):
+    items: tuple[Node, ...]
+
+    def test(self, ctx: Context) -> bool:
+        return any(item.test(ctx) for item in self.items)
+
+    def collect(self, ctx: Context, out: list) -> None:
+        for item in self.items:
+            if item.test(ctx):
+                item.collect(ctx, out)
+
+
+@dataclass(frozen=True)
+class AllOf(Node):
+    items: tuple[Node, ...]
+
+    def test(self, ctx: Context) -> bool:
+        return all(item.test(ctx) for item in self.items)
+
+    def collect(self, ctx: Context, out: list) -> None:
+        for item in self.items:
+            item.collect(ctx, out)
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    item: Node
+
+    def test(self, ctx: Context) -> bool:
+        return not self.item.test(ctx)
+
+
+@dataclass(frozen=True)
+class Has(Node):
+    field: str
+    lexicon: int
+    tags: frozenset[str] | None
+
+    def test(self, ctx: Context) -> bool:
+        return bool(ctx.lexicon_hits(self.field, self.lexicon, self.tags))
+
+    def collect(self, ctx: Context, out: list) -> None:
+        out.extend(ctx.lexicon_hits(self.field, self.lexicon, self.tags))
+
+
+@dataclass(frozen=True)
+class Near(Node):
+    field: str
+    first: int
+    first_tags: frozenset[str] | None
+    second: int
+    second_tags: frozenset[str] | None
+    within: int
+
+    def pairs(self, ctx: Context) -> list[tuple[Hit, Hit]]:
+        firsts = ctx.lexicon_hits(self.field, self.first, self.first_tags)
+        if not firsts:
+            return []
+        seconds = ctx.lexicon_hits(self.field, self.second, self.second_tags)
+        return [(a, b) for a in firsts for b in seconds
+                if a != b and max(b.start - a.end, a.start - b.end, 0) <= self.within]
+
+    def test(self, ctx: Context) -> bool:
+        return bool(self.pairs(ctx))
+
+    def collect(self, ctx: Context, out: list) -> None:
+        for a, b in self.pairs(ctx):
+            out.extend((a, b))
+
+
+@dataclass(frozen=True)
+class CountHits(Node):
+    field: str
+    lexicon: int
+    tags: frozenset[str] | None
+    op: str
+    value: float
+    distinct: bool
+
+    def count(self, ctx: Context) -> int:
+        hits = ctx.lexicon_hits(self.field, self.lexicon, self.tags)
+        return len({h.key for h in hits}) if self.distinct else len(hits)
+
+    def test(self, ctx: Context) -> bool:
+        return _OPS[self.op](self.count(ctx), self.value)
+
+    def collect(self, ctx: Context, out: list) -> None:
+        out.extend(ctx.lexicon_hits(self.field, self.lexicon, self.tags))
+
+
+@dataclass(frozen=True)
+class Matches(Node):
+    field: str
+    regex: int
+    normalized: bool
+    pattern: str
+
+    def test(self, ctx: Context) -> bool:
+        return bool(ctx.regex_hits(self.field, self.regex, self.normalized, self.pattern))
+
+    def collect(self, ctx: Context, out: list) -> None:
+        out.extend(ctx.regex_hits(self.field, self.regex, self.normalized, self.pattern))
+
+
+@dataclass(frozen=True)
+class CountMatches(Node):
+    field: str
+    regex: int
+    normalized: bool
+    pattern: str
+    op: str
+    value: float
+
+    def test(self, ctx: Context) -> bool:
+        return _OPS[self.op](len(ctx.regex_hits(self.field, self.regex, self.normalized, self.pattern)), self.value)
+
+    def collect(self, ctx: Context, out: list) -> None:
+        out.extend(ctx.regex_hits(self.field, self.regex, self.normalized, self.pattern))
+
+
+@dataclass(frozen=True)
+class Length(Node):
+    field: str
+    op: str
+    value: float
+
+    def test(self, ctx: Context) -> bool:
+        return _OPS[self.op](len(ctx.post.text(self.field)), self.value)
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    field: str
+    op: str
+    value: float
+
+    def test(self, ctx: Context) -> bool:
+        actual = ctx.post.fact(self.field)
+        return actual is not None and _OPS[self.op](actual, self.value)
+
+    def collect(self, ctx: Context, out: list) -> None:
+        out.append(FactHit(self.field, ctx.post.fact(self.field)))
+
+
+@dataclass(frozen=True)
+class Flag(Node):
+    field: str
+
+    def test(self, ctx: Context) -> bool:
+        return ctx.post.fact(self.field) is True
+
+    def collect(self, ctx: Context, out: list) -> None:
+        out.append(FactHit(self.field, True))

@@ -1,0 +1,139 @@
+"""Scan a text field with the policy's automaton and turn raw hits into evidence.
+
+Clean path: normalize (one translate), encode, one automaton pass per
+normalization profile in use; no hits, nothing more.  Hit path: build the
+offset map, then keep the hits that pass whole-word and interspersion tests,
+drop those an allow list covers, and keep the leftmost-longest per lexicon.
+Every hit carries its span in the ORIGINAL text, separators included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .compile import CompiledPolicy, TermEntry
+from .normalize import Mapped, Table, is_word_char, normalize, normalize_with_map, table_for
+
+
+@dataclass(frozen=True)
+class Hit:
+    field: str
+    lexicon: int
+    term: str
+    key: str
+    tags: frozenset[str]
+    start: int
+    end: int
+
+
+def scan(policy: CompiledPolicy, field: str, text: str, mapped: dict) -> dict[int, list[Hit]]:
+    """Deny hits of ``text`` by lexicon index.  ``mapped`` caches offset maps per profile."""
+    automaton = policy.automaton
+    if automaton is None or not text:
+        return {}
+    raw: list[tuple[int, int, TermEntry]] = []  # (normalized start, end, entry)
+    single_profile = len(policy.profiles) == 1
+    for p_index, profile in enumerate(policy.profiles):
+        table = table_for(profile)
+        norm = normalize(text, table)
+        if not norm:
+            continue
+        encoded = norm.encode("utf-8", "surrogatepass")
+        found = list(automaton.iter(encoded.decode("latin-1")))
+        if not found:
+            continue
+        to_char = _byte_to_char(norm, encoded)
+        for end_byte, entries in found:
+            for entry in entries:
+                if single_profile or entry.profile == p_index:
+                    end = to_char(end_byte + 1)
+                    raw.append((end - len(entry.key), end, entry))
+    if not raw:
+        return {}
+    return _refine(policy, field, text, raw, mapped)
+
+
+def _byte_to_char(norm: str, encoded: bytes):
+    if len(encoded) == len(norm):
+        return lambda b: b
+    positions = [0] * (len(encoded) + 1)
+    b = 0
+    for i, ch in enumerate(norm):
+        b += len(ch.encode("utf-8", "surrogatepass"))
+        positions[b] = i + 1
+    return positions.__getitem__
+
+
+def mapped_text(text: str, table: Table, cache: dict, key) -> Mapped:
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = normalize_with_map(text, table)
+    return found
+
+
+def _neighbour_is_word(ch: str, table: Table) -> bool:
+    return any(is_word_char(c) for c in table.lookup(ch))
+
+
+def _passes_word_tests(entry: TermEntry, a: int, b: int, m: Mapped, text: str, table: Table) -> bool:
+    start, end = m.starts[a], m.ends[b - 1]
+    if entry.word_start and start > 0 and _neighbour_is_word(text[start - 1], table):
+        return False
+    if entry.word_end and end < len(text) and _neighbour_is_word(text[end], table):
+        return False
+    if not entry.latin_pairs:
+        return True
+    gaps = [m.starts[a + i + 1] > m.ends[a + i] for i in entry.latin_pairs]
+    if not any(gaps):
+        return True
+    if not all(gaps):
+        return False  # "s ex" is not "sex": Latin letters are either all spaced out or none
+    # Spaced-out letters ("s.b.c"): the hit must not be part of a longer spaced-out word.
+    if entry.word_start and a > 0 and is_word_char(m.text[a - 1]) and not text[m.ends[a - 1]:start].isspace():
+        return False
+    if entry.word_end and b < len(m.text) and is_word_char(m.text[b]) and not text[end:m.starts[b]].isspace():
+        return False
+    return True
+
+
+def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict) -> dict[int, list[Hit]]:
+    deny: list[Hit] = []
+    allow: list[tuple[int, int, int]] = []
+    for a, b, entry in raw:
+        table = table_for(policy.profiles[entry.profile])
+        m = mapped_text(text, table, mapped, (field, entry.profile))
+        if not _passes_word_tests(entry, a, b, m, text, table):
+            continue
+        start, end = m.original_span(a, b)
+        if policy.lexicons[entry.lexicon].is_allow:
+            allow.append((start, end, entry.lexicon))
+        else:
+            deny.append(Hit(field, entry.lexicon, entry.text, entry.key, entry.tags, start, end))
+    if allow:
+        deny = [h for h in deny if not _suppressed(h, allow, policy)]
+    by_lexicon: dict[int, list[Hit]] = {}
+    for hit in sorted(deny, key=lambda h: (h.lexicon, h.start, -(h.end - h.start), h.key)):
+        by_lexicon.setdefault(hit.lexicon, []).append(hit)
+    for index, hits in by_lexicon.items():
+        if not policy.lexicons[index].all_hits:
+            by_lexicon[index] = _leftmost_longest(hits)
+    return by_lexicon
+
+
+def _suppressed(hit: Hit, allow: list[tuple[int, int, int]], policy: CompiledPolicy) -> bool:
+    for start, end, lexicon in allow:
+        if start <= hit.start and hit.end <= end:
+            covers = policy.lexicons[lexicon].suppresses
+            if covers is None or hit.lexicon in covers:
+                return True
+    return False
+
+
+def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
+    kept: list[Hit] = []
+    reach = -1
+    for hit in hits:  # sorted by start, then longest first
+        if hit.start >= reach:
+            kept.append(hit)
+            reach = hit.end
+    return kept

@@ -1,0 +1,320 @@
+"""Normalization: see through disguises while keeping every position traceable.
+
+A *profile* is a set of steps.  Every character-level step (width, case,
+traditional, digits, numerals, letters, confusables) and the deletion of
+separators are folded into ONE translate table per profile, so the clean-post
+path is a single ``str.translate`` (plus one regex for repeated characters).
+
+The offset map back to the original text is built only for posts that have
+hits (:func:`normalize_with_map`).  It is an independent per-character walk
+over the same table; a property test holds both paths to the same output.
+
+Deliberate choices (documented in the README):
+- traditional -> simplified is character level (OpenCC's t2s, hk2s and tw2s
+  applied to each character), so it never changes the text's length;
+- ``numerals`` (一二三/壹贰叁 -> digits) is off by default: it would turn
+  ordinary words like 一起 into 1起 and break whole-word digit terms;
+- ``repeats`` folds a run of three or more identical characters into one
+  (``傻傻傻逼`` -> ``傻逼``); runs of two are left alone because both
+  languages double letters legitimately (妈妈, book), and digits are never
+  folded (13800138000 must stay a phone number).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+STEPS = ("width", "case", "traditional", "digits", "numerals", "letters", "confusables", "separators", "repeats")
+DEFAULT_STEPS = frozenset(STEPS) - {"numerals"}
+
+_TABLE_SIZE = 0x20000
+"""The list table covers the BMP and plane 1 (emoji, styled letters)."""
+
+_RUN = re.compile(r"(\D)\1{2,}", re.S)
+"""Three or more of the same character, except digits (phone numbers repeat them)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    steps: frozenset[str] = DEFAULT_STEPS
+
+    @property
+    def name(self) -> str:
+        if self.steps == DEFAULT_STEPS:
+            return "default"
+        return "+".join(step for step in STEPS if step in self.steps) or "none"
+
+
+DEFAULT_PROFILE = Profile()
+
+
+def resolve_steps(steps: list[tuple[str, bool]]) -> frozenset[str]:
+    """Apply ``normalize`` settings left to right: names add, ``-name`` removes.
+
+    ``default``, ``all`` and ``none`` are whole sets.  Unknown names raise
+    KeyError (the checker reports them before this is called).
+    """
+    current: set[str] = set()
+    for name, enabled in steps:
+        if name == "default":
+            group = set(DEFAULT_STEPS)
+        elif name == "all":
+            group = set(STEPS)
+        elif name == "none":
+            group = set(STEPS)
+            enabled = not enabled
+        elif name in STEPS:
+            group = {name}
+        else:
+            raise KeyError(name)
+        current = current | group if enabled else current - group
+    return frozenset(current)
+
+
+# ---- the character maps of each step ---------------------------------------------
+
+_CJK_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2A6E0))
+
+_NUMERALS = {
+    "〇": "0", "零": "0", "一": "1", "壹": "1", "幺": "1", "二": "2", "贰": "2", "两": "2", "三": "3",
+    "叁": "3", "四": "4", "肆": "4", "五": "5", "伍": "5", "六": "6", "陆": "6", "七": "7", "柒": "7",
+    "八": "8", "捌": "8", "九": "9", "玖": "9",
+}
+
+# Look-alikes of Latin letters from other scripts (Cyrillic, Greek, small capitals).
+_CONFUSABLES = dict(zip(
+    "аеорсухѕіјԁһӏԛԝАВЕКМНОРСТХУЅІЈοανρτικχΑΒΕΖΗΙΚΜΝΟΡΤΥΧᴀʙᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢɡ",
+    "aeopcyxsijdhlqwabekmhopctxysijoavptikxabezhikmnoptyxabcdeghijklmnoprstuvwyzg", strict=False,
+))
+
+
+def _width(ch: str) -> str:
+    code = ord(ch)
+    if 0xFF01 <= code <= 0xFF5E:
+        return chr(code - 0xFEE0)
+    if code == 0x3000:
+        return " "
+    return ch
+
+
+def _case(ch: str) -> str:
+    lower = ch.lower()
+    return lower if len(lower) == 1 else ch
+
+
+def _digits(ch: str) -> str:
+    if ch.isascii() or unicodedata.category(ch) not in ("Nd", "No"):
+        return ch
+    value = unicodedata.numeric(ch, None)
+    if value is None or value != int(value) or not 0 <= value <= 50:
+        return ch
+    return str(int(value))
+
+
+def _letters(ch: str) -> str:
+    code = ord(ch)
+    for block in (0x1F130, 0x1F150, 0x1F170):  # squared / negative circled / negative squared capitals
+        if block <= code < block + 26:
+            return chr(ord("A") + code - block)
+    if 0x1F1E6 <= code <= 0x1F1FF:  # regional indicators
+        return chr(ord("a") + code - 0x1F1E6)
+    if ch.isascii():
+        return ch
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) == 1 and folded.isascii() and folded.isalpha():
+        return folded
+    return ch
+
+
+def _confusable(ch: str) -> str:
+    if ch in _CONFUSABLES:
+        return _CONFUSABLES[ch]
+    code = ord(ch)
+    if 0xC0 <= code <= 0x24F and ch.isalpha():  # Latin letters with diacritics
+        base = unicodedata.normalize("NFKD", ch)[0]
+        if base.isascii() and base.isalpha():
+            return base
+    return ch
+
+
+def _numeral(ch: str) -> str:
+    return _NUMERALS.get(ch, ch)
+
+
+@functools.lru_cache(maxsize=1)
+def _traditional_map() -> dict[str, str]:
+    """Character-level traditional -> simplified, from OpenCC's own tables."""
+    import opencc
+
+    chars = [chr(c) for lo, hi in _CJK_RANGES for c in range(lo, hi)]
+    joined = "\n".join(chars)
+    mapping: dict[str, str] = {}
+    for config in ("hk2s", "tw2s", "t2s"):  # t2s last: it wins where they disagree
+        converted = opencc.OpenCC(config).convert(joined).split("\n")
+        if len(converted) != len(chars):
+            continue
+        for before, after in zip(chars, converted, strict=False):
+            if after != before and len(after) == 1:
+                mapping[before] = after
+    return mapping
+
+
+_SEPARATOR_CATEGORIES = frozenset(
+    ("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So")
+)
+
+
+def is_separator(ch: str) -> bool:
+    """Characters skipped between the characters of a term: spaces, punctuation,
+    symbols and emoji, zero-width and other format characters, combining marks."""
+    return unicodedata.category(ch) in _SEPARATOR_CATEGORIES
+
+
+def _candidates() -> set[int]:
+    """Every code point some step may change: the domain of the table."""
+    codes = set(range(0x80, 0x250))
+    codes.update(range(0x370, 0x530))
+    codes.update(range(0x1D00, 0x1DC0))
+    codes.update(range(0x2000, 0x2C00))
+    codes.update(range(0x3000, 0x3040))
+    codes.update(range(0xFF00, 0xFFF0))
+    codes.update(range(0xA700, 0xA800))
+    codes.update(range(0x1D400, 0x1D800))
+    codes.update(range(0x1F100, 0x1F200))
+    codes.update(ord(c) for c in _NUMERALS)
+    codes.update(range(0x41, 0x5B))
+    return codes
+
+
+def _compose(ch: str, steps: frozenset[str]) -> str:
+    out = ch
+    for step, fn in (
+        ("width", _width),
+        ("letters", _letters),
+        ("digits", _digits),
+        ("confusables", _confusable),
+        ("traditional", lambda c: _traditional_map().get(c, c)),
+        ("numerals", _numeral),
+        ("case", _case),
+    ):
+        if step in steps:
+            out = "".join(fn(c) for c in out)
+    if "separators" in steps:
+        out = "".join(c for c in out if not is_separator(c))
+    return out
+
+
+@dataclass(frozen=True)
+class Table:
+    """The compiled form of a profile: a list table for ``str.translate`` over
+    the first planes, and a dict for the few higher code points that change."""
+
+    profile: Profile
+    low: list
+    high: dict[int, str | None]
+    repeats: bool
+
+    def lookup(self, ch: str) -> str:
+        code = ord(ch)
+        mapped = self.low[code] if code < _TABLE_SIZE else self.high.get(code, code)
+        if mapped is None:
+            return ""
+        return chr(mapped) if isinstance(mapped, int) else mapped
+
+
+@functools.cache
+def table_for(profile: Profile) -> Table:
+    steps = profile.steps
+    low: list = list(range(_TABLE_SIZE))
+    high: dict[int, str | None] = {}
+    codes = _candidates()
+    if "traditional" in steps:
+        codes.update(ord(c) for c in _traditional_map())
+    if "separators" in steps:
+        codes.update(c for c in range(_TABLE_SIZE) if is_separator(chr(c)))
+        codes.update(range(0xE0000, 0xE0080))  # tag characters (flag emoji)
+        codes.update(range(0xE0100, 0xE01F0))  # variation selectors supplement
+    for code in codes:
+        ch = chr(code)
+        out = _compose(ch, steps)
+        if out == ch:
+            continue
+        value: str | None = out if out else None
+        if code < _TABLE_SIZE:
+            low[code] = value
+        else:
+            high[code] = value
+    return Table(profile, low, high, "repeats" in steps)
+
+
+_HIGH_PLANES = "\U00020000"
+
+
+def normalize(text: str, table: Table) -> str:
+    """The fast path: C-speed primitives only."""
+    out = text.translate(table.low)
+    if table.high and out and max(out) >= _HIGH_PLANES:
+        out = out.translate(table.high)
+    if table.repeats:
+        out = _RUN.sub(r"\1", out)
+    return out
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A normalized text with, for each of its characters, the original span it
+    came from: ``starts[i]:ends[i]`` in the original text."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a normalized span (non-empty) back to the original text."""
+        return self.starts[start], self.ends[end - 1]
+
+
+def normalize_with_map(text: str, table: Table) -> Mapped:
+    """The hit path: the same result as :func:`normalize`, plus the offset map."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    lookup = table.lookup
+    for index, ch in enumerate(text):
+        for out in lookup(ch):
+            chars.append(out)
+            starts.append(index)
+            ends.append(index + 1)
+    if table.repeats and len(chars) >= 3:
+        chars, starts, ends = _collapse_runs(chars, starts, ends)
+    return Mapped("".join(chars), starts, ends)
+
+
+def _collapse_runs(chars: list[str], starts: list[int], ends: list[int]):
+    out_c: list[str] = []
+    out_s: list[int] = []
+    out_e: list[int] = []
+    i = 0
+    n = len(chars)
+    while i < n:
+        j = i + 1
+        while j < n and chars[j] == chars[i]:
+            j += 1
+        if j - i >= 3 and not chars[i].isdecimal():
+            out_c.append(chars[i])
+            out_s.append(starts[i])
+            out_e.append(ends[j - 1])
+        else:
+            out_c.extend(chars[i:j])
+            out_s.extend(starts[i:j])
+            out_e.extend(ends[i:j])
+        i = j
+    return out_c, out_s, out_e
+
+
+def is_word_char(ch: str) -> bool:
+    """A Latin letter or digit, the characters whole-word matching cares about."""
+    return ch.isascii() and ch.isalnum()

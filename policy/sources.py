@@ -1,0 +1,79 @@
+"""Read a policy's files from disk: the rule files, then the term files they name.
+
+This is the only place besides the command line and the cache that touches the
+file system for a policy.  Problems a user can cause (a missing folder, a file
+that is not UTF-8) raise :class:`SourceError` with a message naming the path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import syntax as s
+from .check import TermFileText
+
+
+class SourceError(Exception):
+    """A policy path that cannot be read."""
+
+
+@dataclass(frozen=True)
+class PolicySources:
+    root: Path
+    texts: dict[str, str]
+    """Rule file text by display path: the root as the user gave it, then the file."""
+
+    def relative(self, display_path: str) -> str:
+        """The path inside the policy, the same wherever the policy lives (hashed, shown in verdicts)."""
+        base = self.root if self.root.is_dir() else self.root.parent
+        try:
+            return Path(display_path).relative_to(base).as_posix()
+        except ValueError:
+            return Path(display_path).name
+
+
+def read_policy_files(path: str | Path) -> PolicySources:
+    root = Path(path)
+    if not root.exists():
+        raise SourceError(f"policy path {str(path)!r} does not exist")
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*.policy") if p.is_file())
+        if not files:
+            raise SourceError(f"no .policy files in {str(path)!r}")
+    else:
+        files = [root]
+    return PolicySources(root, {file.as_posix(): _read_text(file) for file in files})
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{file}: not UTF-8 text (byte {error.start})") from None
+    except IsADirectoryError:
+        raise SourceError(f"{file}: is a folder, not a file") from None
+    except OSError as error:
+        raise SourceError(f"{file}: {error.strerror or error}") from None
+
+
+def read_term_files(sources: PolicySources, files: list[s.PolicyFile]) -> dict[tuple[str, str], TermFileText]:
+    """Read every ``file "..."`` a lexicon names, relative to its rule file."""
+    found: dict[tuple[str, str], TermFileText] = {}
+    for policy_file in files:
+        folder = Path(policy_file.path).parent
+        for decl in policy_file.decls:
+            if not isinstance(decl, s.Lexicon):
+                continue
+            for term_file in decl.files:
+                key = (policy_file.path, term_file.path)
+                if key in found:
+                    continue
+                target = folder / term_file.path
+                display = target.as_posix()
+                try:
+                    found[key] = TermFileText(display, _read_text(target))
+                except SourceError as error:
+                    reason = str(error).split(": ", 1)[-1]
+                    found[key] = TermFileText(display, None, reason if target.exists() else "no such file")
+    return found

@@ -1,0 +1,109 @@
+"""The verdict: what the engine decided about a post, and why.
+
+Serialized by :meth:`Verdict.to_json` with a fixed key order, so the same policy
+and post give byte-identical JSON apart from ``verdict_id`` and ``checked_at``.
+The schema is documented in the README (``schema: "policy-verdict/1"``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA = "policy-verdict/1"
+
+ALLOW, REVIEW, REJECT = "allow", "review", "reject"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    field: str
+    kind: str  # "lexicon" | "regex" | "fact"
+    start: int | None = None
+    end: int | None = None
+    text: str | None = None
+    lexicon: str | None = None
+    term: str | None = None
+    normalized: str | None = None
+    tags: tuple[str, ...] = ()
+    pattern: str | None = None
+    value: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "kind": self.kind}
+        if self.kind == "fact":
+            out["value"] = self.value
+            return out
+        out.update(start=self.start, end=self.end, text=self.text)
+        if self.kind == "lexicon":
+            out.update(lexicon=self.lexicon, term=self.term, normalized=self.normalized, tags=list(self.tags))
+        else:
+            out.update(pattern=self.pattern, normalized=bool(self.normalized))
+        return out
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    title: str
+    category: str
+    category_title: str
+    clauses: tuple[tuple[str, str], ...]
+    severity: int
+    mode: str
+    action: str
+    explanation: str
+    evidence: tuple[Evidence, ...]
+    source: tuple[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "category": self.category,
+            "category_title": self.category_title,
+            "clauses": [{"id": cid, "text": text} for cid, text in self.clauses],
+            "severity": self.severity,
+            "mode": self.mode,
+            "action": self.action,
+            "explanation": self.explanation,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "source": {"path": self.source[0], "line": self.source[1]},
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict_id: str
+    post_id: str
+    user_id: str | None
+    checked_at: str
+    policy_name: str
+    policy_version: str
+    decision: str
+    violations: tuple[Violation, ...]
+    shadow: tuple[Violation, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def rules(self) -> list[str]:
+        return [v.rule for v in self.violations]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "verdict_id": self.verdict_id,
+            "post_id": self.post_id,
+            "user_id": self.user_id,
+            "checked_at": self.checked_at,
+            "policy": {"name": self.policy_name, "version": self.policy_version},
+            "decision": self.decision,
+            "violations": [v.to_dict() for v in self.violations],
+            "shadow": [v.to_dict() for v in self.shadow],
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent,
+                          separators=None if indent else (",", ":"))

@@ -1,0 +1,186 @@
+"""The engine as the pipeline uses it: verdicts, determinism, cache, threads."""
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import pytest
+
+from policy import Engine, PolicyError, Post, PostError
+from policy.verdict import SCHEMA
+
+RULES = """
+lexicon abuse "谩骂用语" { terms "傻逼" "脑残" "sb" }
+lexicon contact { terms "微信" "vx" "加v" tags contact }
+lexicon offer { terms "兼职" "日结" "刷单" }
+rule unfriendly.abuse "谩骂" {
+  category unfriendly
+  clause 一.2.6
+  when body has abuse or title has abuse
+  explain "以不文明的语言对他人进行负面评价：{evidence}"
+}
+rule spam.contact_offer "引流广告" {
+  category spam
+  clause 一.3.8
+  action review
+  when body has offer near contact within 12 and not author.verified
+  explain "{terms}"
+}
+rule spam.links "链接过多" {
+  category spam
+  clause 一.3.8
+  mode shadow
+  when links >= 3 and author.account_age_days < 7
+}
+rule spam.phone "电话号码" {
+  category spam
+  clause 一.3.8
+  when body matches normalized /1[3-9]\\d{9}/
+}
+"""
+
+WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def engine(make_engine):
+    return make_engine(RULES)
+
+
+def test_a_clean_post_is_allowed(engine):
+    verdict = engine.check({"id": "p1", "body": "今天天气不错，一起去爬山吧"})
+    assert verdict.decision == "allow"
+    assert verdict.violations == ()
+
+
+def test_a_violation_explains_itself_down_to_the_characters(engine):
+    post = {"id": "p2", "body": "楼上真是个傻 @ 逼", "author": {"id": "u7"}}
+    verdict = engine.check(post, checked_at=WHEN)
+    assert verdict.decision == "reject"
+    (v,) = verdict.violations
+    assert (v.rule, v.category, v.clauses[0][0], v.severity) == ("unfriendly.abuse", "unfriendly", "一.2.6", 2)
+    (e,) = v.evidence
+    assert post["body"][e.start:e.end] == "傻 @ 逼" == e.text
+    assert (e.term, e.normalized, e.lexicon) == ("傻逼", "傻逼", "abuse")
+    assert v.explanation == "以不文明的语言对他人进行负面评价：「傻 @ 逼」"
+    assert v.source == ("main.policy", 13)
+
+
+def test_review_actions_shadow_mode_and_facts(engine):
+    ad = engine.check({"id": "p3", "body": "招兼职，日结，有意加 V 详聊"})
+    assert ad.decision == "review"
+    assert ad.violations[0].explanation == "兼职、加v、日结"
+    verified = engine.check({"id": "p3", "body": "招兼职，日结，有意加 V 详聊", "author": {"verified": True}})
+    assert verified.decision == "allow"
+    links = engine.check({"id": "p4", "body": "http://a.cn http://b.cn http://c.cn", "author": {"account_age_days": 1}})
+    assert links.decision == "allow"  # shadow rules are recorded but never decide
+    assert [v.rule for v in links.shadow] == ["spam.links"]
+    assert {(e.field, e.value) for e in links.shadow[0].evidence} == {("links", 3), ("author.account_age_days", 1)}
+
+
+def test_normalized_regexes_report_original_spans(engine):
+    text = "电话 1 3 8-0013-8000 快来"
+    verdict = engine.check(text)
+    (e,) = verdict.violations[0].evidence
+    assert text[e.start:e.end] == "1 3 8-0013-8000"
+
+
+def test_the_verdict_json_has_a_stable_schema(engine):
+    data = json.loads(engine.check({"id": 9, "body": "sb"}).to_json())
+    assert data["schema"] == SCHEMA
+    assert list(data) == ["schema", "verdict_id", "post_id", "user_id", "checked_at", "policy", "decision",
+                          "violations", "shadow", "warnings"]
+    assert data["post_id"] == "9"
+    assert data["policy"]["version"].startswith("sha256:")
+    assert set(data["violations"][0]["evidence"][0]) == {"field", "kind", "start", "end", "text", "lexicon",
+                                                        "term", "normalized", "tags"}
+
+
+def without_id_and_time(verdict) -> str:
+    data = verdict.to_dict()
+    del data["verdict_id"], data["checked_at"]
+    return json.dumps(data, ensure_ascii=False)
+
+
+POSTS = ["傻逼", "招兼职日结加微信", "你好", "ＳＢ 脑 残", "电话13800138000", "http://a.cn " * 4]
+
+
+def test_the_same_post_gives_the_same_verdict_across_processes(engine, tmp_path):
+    here = [without_id_and_time(engine.check({"id": str(i), "body": b})) for i, b in enumerate(POSTS)]
+    policy_dir = tmp_path / "p1"
+    script = (
+        "import json,sys; from policy import Engine; from tests.test_engine import without_id_and_time, POSTS;"
+        f"e=Engine.load({str(policy_dir)!r});"
+        "print(json.dumps([without_id_and_time(e.check({'id': str(i), 'body': b})) for i, b in enumerate(POSTS)]))"
+    )
+    for seed in ("0", "12345"):
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                             env={"PYTHONHASHSEED": seed, "PATH": ""}, cwd=str(__import__("pathlib").Path.cwd()))
+        assert json.loads(run.stdout) == here
+
+
+def test_threads_share_one_engine(engine):
+    posts = [{"id": str(i), "body": POSTS[i % len(POSTS)]} for i in range(600)]
+    expected = [without_id_and_time(engine.check(p)) for p in posts]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda p: without_id_and_time(engine.check(p)), posts))
+    assert got == expected
+
+
+def test_the_cache_is_reused_and_invalidated_by_term_file_changes(make_engine, tmp_path):
+    from policy.engine import build
+
+    rules = 'lexicon words { file "words.txt" }\nrule r "r" { category spam clause 一.3.8 when body has words }\n'
+    cache = tmp_path / "cache"
+    first = make_engine(rules, files={"words.txt": "代发\n"}, cache_dir=cache)
+    assert len(list(cache.iterdir())) == 1
+    folder = tmp_path / "p1"
+    again = Engine.load(folder, cache_dir=cache)
+    assert again.version == first.version == build(folder).compiled.version
+    (folder / "words.txt").write_text("引流\n", encoding="utf-8")
+    changed = Engine.load(folder, cache_dir=cache)
+    assert changed.version != first.version
+    assert changed.check("专业引流").decision == "reject"
+
+
+def test_a_broken_policy_raises_with_every_diagnostic(make_engine):
+    with pytest.raises(PolicyError) as caught:
+        make_engine('rule r "r" { category nope clause 一.9 when body has nothing }')
+    assert {d.code for d in caught.value.diagnostics} == {"E102", "E103", "E101", "W701"}
+    assert "main.policy:" in caught.value.render()
+
+
+@pytest.mark.parametrize("post, problem", [
+    ([], "cannot check a list"),
+    ({"body": "x"}, "has no 'id'"),
+    ({"id": "1", "body": 3}, "'body' must be a string"),
+    ({"id": "1", "author": {"account_age_days": "old"}}, "'author.account_age_days' must be a number"),
+    ({"id": "1", "author": "bob"}, "'author' must be an object"),
+    ({"id": "1", "target": {"minor": "yes"}}, "'target.minor' must be true or false"),
+])
+def test_a_post_with_wrong_types_is_refused_by_name(engine, post, problem):
+    with pytest.raises(PostError, match=problem):
+        engine.check(post)
+
+
+def test_text_is_an_alias_of_body_and_posts_can_be_built_in_python(engine):
+    assert engine.check({"id": "1", "text": "傻逼"}).decision == "reject"
+    assert engine.check(Post.of("你好", title="傻逼")).decision == "reject"
+
+
+def test_an_oversized_post_goes_to_review_unscanned(make_engine):
+    engine = make_engine(RULES, max_chars=100)
+    verdict = engine.check("你好" * 100)
+    assert verdict.decision == "review"
+    assert "over the limit" in verdict.warnings[0]
+
+
+def test_a_regex_that_runs_too_long_is_cut_off_and_sent_to_review(make_engine):
+    # Patterns the static check cannot parse are still bounded by the timeout.
+    engine = make_engine(r'rule r "r" { category spam clause 一.3.8 when body matches /(?:\p{L}|\p{Han})*\d$/ }',
+                         regex_timeout=0.001)
+    verdict = engine.check("字" * 150_000 + "!")
+    assert "timed out" in verdict.warnings[0]
+    assert verdict.decision == "review"

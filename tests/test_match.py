@@ -1,0 +1,94 @@
+"""The automaton scan against a naive oracle, and the matching rules on examples."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy import Engine
+from policy.normalize import DEFAULT_PROFILE, normalize, normalize_with_map, table_for
+
+from .conftest import write_policy
+
+TABLE = table_for(DEFAULT_PROFILE)
+
+
+def lexicon_engine(tmp_path, terms, options="match substring hits all"):
+    quoted = " ".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in terms)
+    return Engine.load(write_policy(tmp_path, f"""
+        lexicon words {{ terms {quoted} {options} }}
+        rule r "r" {{ category spam clause 一.3.8 when body has words }}
+    """))
+
+
+def evidence(engine, text):
+    verdict = engine.check(text)
+    return sorted((e.start, e.end, e.normalized) for v in verdict.violations for e in v.evidence)
+
+
+def oracle(terms, text):
+    """Every occurrence of every normalized term in the normalized text, by brute force."""
+    mapped = normalize_with_map(text, TABLE)
+    found = set()
+    for key in {normalize(t, TABLE) for t in terms}:
+        for i in range(len(mapped.text) - len(key) + 1):
+            if mapped.text[i:i + len(key)] == key:
+                found.add((*mapped.original_span(i, i + len(key)), key))
+    return sorted(found)
+
+
+CHARS = list("傻逼們说话大麻烦abAＢ①1 @.\u200b😀")
+TERMS = st.lists(st.lists(st.sampled_from(list("傻逼说话大麻烦abＢ1")), min_size=1, max_size=3).map("".join),
+                 min_size=1, max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(terms=TERMS, text=st.lists(st.sampled_from(CHARS), max_size=25).map("".join))
+def test_scan_finds_exactly_what_brute_force_finds(tmp_path_factory, terms, text):
+    engine = lexicon_engine(tmp_path_factory.mktemp("p"), terms)
+    got = evidence(engine, text)
+    assert got == oracle(terms, text)
+    for start, end, key in got:
+        assert 0 <= start < end <= len(text)
+        assert normalize(text[start:end], TABLE) == key  # the span covers exactly the evidence
+
+
+def test_latin_terms_match_whole_words_only(tmp_path):
+    engine = lexicon_engine(tmp_path, ["sex", "sb"], options="")
+    assert evidence(engine, "Middlesex") == []
+    assert evidence(engine, "this exam") == []  # a space between words is not a disguise
+    assert evidence(engine, "测试sex") == [(2, 5, "sex")]
+    assert evidence(engine, "s.e.x") == [(0, 5, "sex")]  # every letter spaced out
+    assert evidence(engine, "her boss's ex") == []  # some letters spaced, some not
+    assert evidence(engine, "s.b.c") == []  # part of a longer spaced-out word
+    assert evidence(engine, "你个ＳＢ") == [(2, 4, "sb")]
+
+
+def test_leftmost_longest_or_all_hits(tmp_path):
+    longest = lexicon_engine(tmp_path / "a", ["大麻", "大麻烦"], options="")
+    assert evidence(longest, "大麻烦") == [(0, 3, "大麻烦")]
+    every = lexicon_engine(tmp_path / "b", ["大麻", "大麻烦"], options="hits all")
+    assert evidence(every, "大麻烦") == [(0, 2, "大麻"), (0, 3, "大麻烦")]
+
+
+def test_an_allow_list_suppresses_the_deny_hits_it_covers(make_engine):
+    engine = make_engine("""
+        lexicon drugs { terms "大麻" "黄片" }
+        allow harmless { terms "大麻烦" "三黄片" suppresses drugs }
+        rule r "r" { category spam clause 一.3.8 when body has drugs }
+    """)
+    assert engine.check("这事真是个大麻烦").decision == "allow"
+    assert engine.check("三黄片是一种中药").decision == "allow"
+    assert engine.check("出售大麻").decision == "reject"
+    assert engine.check("大麻烦，顺便卖大麻").violations[0].evidence[0].start == 7
+
+
+def test_lexicons_with_different_normalization_share_one_automaton(make_engine):
+    engine = make_engine("""
+        lexicon strict { terms "傻逼" normalize none }
+        lexicon loose { terms "脑残" }
+        rule a "a" { category unfriendly clause 一.2.6 when body has strict }
+        rule b "b" { category unfriendly clause 一.2.6 when body has loose }
+    """)
+    assert len(engine.policy.profiles) == 2
+    assert engine.check("傻@逼").decision == "allow"
+    assert engine.check("傻逼").rules == ["a"]
+    assert engine.check("脑@残").rules == ["b"]
