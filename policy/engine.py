@@ -178,7 +178,7 @@ class Engine:
         for name in self.policy.scanned_fields:
             text = post.text(name)
             if text:
-                found = scan(self.policy, name, text, ctx.mapped)
+                found = scan(self.policy, name, text, ctx.normalized, ctx.mapped)
                 if found:
                     ctx.hits[name] = found
                     for lexicon in found:

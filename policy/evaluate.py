@@ -12,7 +12,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .normalize import DEFAULT_PROFILE, normalize, table_for
+from .normalize import DEFAULT_PROFILE, mapped_text, normalized_text, table_for
 
 if TYPE_CHECKING:
     from .compile import CompiledPolicy
@@ -44,7 +44,10 @@ class Context:
     post: Post
     regex_timeout: float
     hits: dict[str, dict[int, list[Hit]]] = field(default_factory=dict)
+    normalized: dict = field(default_factory=dict)
+    """Normalized text by (field, profile), shared by the scan and normalized regexes."""
     mapped: dict = field(default_factory=dict)
+    """Offset maps by (field, profile), built only when something hit."""
     regex_cache: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -62,7 +65,7 @@ class Context:
         out: list[RegexHit] = []
         if text:
             table = table_for(DEFAULT_PROFILE)
-            subject = normalize(text, table) if normalized else text
+            subject = normalized_text(text, table, self.normalized, (name, DEFAULT_PROFILE)) if normalized else text
             try:
                 spans = [m.span() for m in self.policy.regexes[index].finditer(subject, timeout=self.regex_timeout)
                          if m.end() > m.start()]
@@ -71,9 +74,7 @@ class Context:
                                      f"{self.regex_timeout * 1000:.0f} ms; treated as no match")
                 spans = []
             if spans and normalized:
-                from .match import mapped_text
-
-                m = mapped_text(text, table, self.mapped, (name, "regex-default"))
+                m = mapped_text(text, table, self.mapped, (name, DEFAULT_PROFILE))
                 spans = [m.original_span(a, b) for a, b in spans]
             out = [RegexHit(name, a, b, pattern, normalized) for a, b in spans]
         self.regex_cache[key] = out

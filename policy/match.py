@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .compile import CompiledPolicy, TermEntry
-from .normalize import Mapped, Table, is_word_char, normalize, normalize_with_map, table_for
+from .normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class Hit:
     end: int
 
 
-def scan(policy: CompiledPolicy, field: str, text: str, mapped: dict) -> dict[int, list[Hit]]:
-    """Deny hits of ``text`` by lexicon index.  ``mapped`` caches offset maps per profile."""
+def scan(policy: CompiledPolicy, field: str, text: str, normalized: dict, mapped: dict) -> dict[int, list[Hit]]:
+    """Deny hits of ``text`` by lexicon index.  ``normalized`` and ``mapped`` cache,
+    per (field, profile), the normalized text and its offset map for this check."""
     automaton = policy.automaton
     if automaton is None or not text:
         return {}
@@ -35,7 +36,7 @@ def scan(policy: CompiledPolicy, field: str, text: str, mapped: dict) -> dict[in
     single_profile = len(policy.profiles) == 1
     for p_index, profile in enumerate(policy.profiles):
         table = table_for(profile)
-        norm = normalize(text, table)
+        norm = normalized_text(text, table, normalized, (field, profile))
         if not norm:
             continue
         encoded = norm.encode("utf-8", "surrogatepass")
@@ -62,13 +63,6 @@ def _byte_to_char(norm: str, encoded: bytes):
         b += len(ch.encode("utf-8", "surrogatepass"))
         positions[b] = i + 1
     return positions.__getitem__
-
-
-def mapped_text(text: str, table: Table, cache: dict, key) -> Mapped:
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = normalize_with_map(text, table)
-    return found
 
 
 def _neighbour_is_word(ch: str, table: Table) -> bool:
@@ -101,7 +95,7 @@ def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict) ->
     allow: list[tuple[int, int, int]] = []
     for a, b, entry in raw:
         table = table_for(policy.profiles[entry.profile])
-        m = mapped_text(text, table, mapped, (field, entry.profile))
+        m = mapped_text(text, table, mapped, (field, policy.profiles[entry.profile]))
         if not _passes_word_tests(entry, a, b, m, text, table):
             continue
         start, end = m.original_span(a, b)

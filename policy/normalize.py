@@ -315,6 +315,22 @@ def _collapse_runs(chars: list[str], starts: list[int], ends: list[int]):
     return out_c, out_s, out_e
 
 
+def normalized_text(text: str, table: Table, cache: dict, key) -> str:
+    """The fast-path normalization of a field, computed once per check."""
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = normalize(text, table)
+    return found
+
+
+def mapped_text(text: str, table: Table, cache: dict, key) -> Mapped:
+    """The offset map of a field, built once per check and only on the hit path."""
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = normalize_with_map(text, table)
+    return found
+
+
 def is_word_char(ch: str) -> bool:
     """A Latin letter or digit, the characters whole-word matching cares about."""
     return ch.isascii() and ch.isalnum()
