@@ -15,9 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
+from .coverage import coverage
 from .diagnostics import Diagnostic, PolicyError, _display_width, sort_key
 from .engine import Built, Engine, build
 from .examples import run_examples
+from .measure import DEFAULT_MAPPING, Report, parse_mapping
+from .measure import render as render_report
 from .post import Post, PostError
 from .sources import SourceError
 from .verdict import Verdict
@@ -53,6 +56,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="policy folders or files (default: the bundled convention)")
     p.add_argument("--format", choices=("human", "json"), default="human")
 
+    p = sub.add_parser("coverage", help="which clauses the rules enforce, with their example counts")
+    p.add_argument("path", nargs="?", help="policy folder or file (default: the bundled convention)")
+    p.add_argument("--min-examples", type=int, default=3, metavar="N",
+                   help="fail when a rule has fewer than N violates or N allows examples (default 3; 0: never)")
+    p.add_argument("--format", choices=("human", "json"), default="human")
+
+    p = sub.add_parser("eval", help="measure the policy on labelled posts")
+    p.add_argument("files", nargs="+", help="JSON-lines files of labelled posts")
+    p.add_argument("--label-field", default="label", metavar="NAME", help="the key holding the label (default: label)")
+    p.add_argument("--map", action="append", default=[], metavar="LABEL=CATEGORY[,…]",
+                   help="the categories a label should be flagged in; LABEL=- marks harmless posts "
+                        "(default: 1/true harmful in any category, 0/false harmless)")
+    p.add_argument("--samples", type=int, default=5, metavar="N", help="misses and false alarms shown per group")
+    p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
+    p.add_argument("--format", choices=("human", "json"), default="human")
+    policy_option(p)
+
     p = sub.add_parser("test", help="run the examples inside every rule")
     p.add_argument("paths", nargs="*", help="policy folders or files (default: the bundled convention)")
     p.add_argument("--verbose", "-v", action="store_true", help="list passing examples too")
@@ -67,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return FAILED
     out = sys.stdout
     try:
-        return {"check": cmd_check, "scan": cmd_scan, "lint": cmd_lint, "test": cmd_test}[args.command](args, out)
+        command = {"check": cmd_check, "scan": cmd_scan, "lint": cmd_lint, "test": cmd_test,
+                   "coverage": cmd_coverage, "eval": cmd_eval}[args.command]
+        return command(args, out)
     except (UsageError, SourceError, PostError) as error:
         print(f"policy {args.command}: error: {error}", file=sys.stderr)
         return FAILED
@@ -142,20 +164,17 @@ def _highlight(text: str, field: str, start: int, end: int, context: int = 30) -
     return [f"{head}{shown}{suffix}", " " * lead + "^" * width]
 
 
-# ---- scan ----------------------------------------------------------------------------------
+# ---- reading posts ----------------------------------------------------------------------------
 
-def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
-    engine = _engine(args)
-    if args.file == "-":
+def _posts(path_text: str):
+    """Yield (line number, post dict or None, problem or None) for each non-empty line."""
+    if path_text == "-":
         stream, name = sys.stdin, "<stdin>"
     else:
-        path = Path(args.file)
+        path = Path(path_text)
         if not path.is_file():
-            raise UsageError(f"{args.file!r} is not a file")
-        stream, name = path.open(encoding="utf-8", errors="strict", newline=""), args.file
-    decisions: Counter[str] = Counter()
-    rules: Counter[str] = Counter()
-    bad = 0
+            raise UsageError(f"{path_text!r} is not a file")
+        stream, name = path.open(encoding="utf-8", errors="strict", newline=""), path_text
     with stream:
         number = 0
         while True:
@@ -164,26 +183,39 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
             except UnicodeDecodeError as error:
                 raise UsageError(f"{name}: line {number + 1} is not UTF-8 text (byte {error.start})") from None
             if not line:
-                break
+                return
             number += 1
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-                post = Post.from_dict(data)
-            except (json.JSONDecodeError, PostError) as error:
-                bad += 1
-                message = f"invalid JSON: {error.msg} at column {error.colno}" if isinstance(
-                    error, json.JSONDecodeError) else str(error)
-                print(f"{name}:{number}: skipped: {message}", file=sys.stderr)
-                continue
-            verdict = engine.check(post)
-            decisions[verdict.decision] += 1
-            rules.update(v.rule for v in verdict.violations)
-            if args.format == "json":
-                print(verdict.to_json(), file=out)
-            else:
-                print(_scan_line(verdict, post), file=out)
+                yield name, number, json.loads(line), None
+            except json.JSONDecodeError as error:
+                yield name, number, None, f"invalid JSON: {error.msg} at column {error.colno}"
+
+
+# ---- scan ----------------------------------------------------------------------------------
+
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    decisions: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    bad = 0
+    for name, number, data, problem in _posts(args.file):
+        try:
+            if problem:
+                raise PostError(problem)
+            post = Post.from_dict(data)
+        except PostError as error:
+            bad += 1
+            print(f"{name}:{number}: skipped: {error}", file=sys.stderr)
+            continue
+        verdict = engine.check(post)
+        decisions[verdict.decision] += 1
+        rules.update(v.rule for v in verdict.violations)
+        if args.format == "json":
+            print(verdict.to_json(), file=out)
+        else:
+            print(_scan_line(verdict, post), file=out)
     if args.summary or args.format == "human":
         target = out if args.format == "human" else sys.stderr
         total = sum(decisions.values())
@@ -227,6 +259,97 @@ def cmd_lint(args: argparse.Namespace, out: TextIO) -> int:
         files = sum(len(b.files) for b in builds)
         print(f"{files} file(s), {rules} rule(s): {errors} error(s), {warnings} warning(s)", file=out)
     return FOUND if errors else OK
+
+
+def cmd_coverage(args: argparse.Namespace, out: TextIO) -> int:
+    built = build(args.path)
+    if built.compiled is None:
+        raise PolicyError(built.diagnostics, built.texts)
+    items = coverage(built.compiled)
+    minimum = args.min_examples
+    thin = sorted({(r.rule, r.violates, r.allows) for c in items for r in c.rules
+                   if r.violates < minimum or r.allows < minimum})
+    missing = [c for c in items if not c.rules]
+    if args.format == "json":
+        json.dump({"clauses": [{"clause": c.clause, "text": c.text,
+                                "rules": [{"rule": r.rule, "violates": r.violates, "allows": r.allows}
+                                          for r in c.rules]} for c in items],
+                   "uncovered": [c.clause for c in missing],
+                   "thin_rules": [rule for rule, _, _ in thin]}, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        for c in items:
+            print(f"{c.clause:<8} {_clip(c.text, 60)}", file=out)
+            for r in c.rules:
+                print(f"           {r.rule:<40} {r.violates:3d} violates {r.allows:3d} allows", file=out)
+            if not c.rules:
+                print("           NOT COVERED: no rule cites this clause", file=out)
+        for rule, violates, allows in thin:
+            print(f"rule {rule} has {violates} violates and {allows} allows examples; "
+                  f"at least {minimum} of each are required", file=out)
+        print(f"{len(items) - len(missing)} of {len(items)} clauses covered; "
+              f"{len(thin)} rule(s) with too few examples", file=out)
+    return FOUND if missing or thin else OK
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        mapping = parse_mapping(args.map) if args.map else dict(DEFAULT_MAPPING)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    engine = _engine(args)
+    for file in args.files:
+        if file != "-" and not Path(file).is_file():
+            raise UsageError(f"{file!r} is not a file")
+    total = sum(_count_lines(f) for f in args.files if f != "-")
+    show = args.progress or sys.stderr.isatty()
+    report = Report(samples=args.samples)
+    bad = 0
+    unmapped: Counter[str] = Counter()
+    seen = 0
+    for name, number, data, problem in (item for f in args.files for item in _posts(f)):
+        seen += 1
+        if show and seen % 500 == 0:
+            print(f"\reval: {seen}/{total} posts", end="", file=sys.stderr, flush=True)
+        try:
+            if problem:
+                raise PostError(problem)
+            if not isinstance(data, dict) or args.label_field not in data:
+                raise PostError(f"no '{args.label_field}' label")
+            label = data[args.label_field]
+            label = str(label).lower() if isinstance(label, bool) else str(label)
+            post = Post.from_dict(data)
+        except PostError as error:
+            bad += 1
+            if bad <= 20:
+                print(f"{name}:{number}: skipped: {error}", file=sys.stderr)
+            continue
+        if label not in mapping:
+            unmapped[label] += 1
+            continue
+        report.add(label, mapping[label], engine.check(post), post.text("title") + " " + post.text("body"))
+    if show:
+        print(f"\reval: {seen}/{total} posts", file=sys.stderr)
+    if unmapped:
+        print("labels with no --map entry were skipped: "
+              + ", ".join(f"{label!r} ({n})" for label, n in unmapped.most_common()), file=sys.stderr)
+    if args.format == "json":
+        json.dump(report.as_dict(), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        print(render_report(report, mapping), file=out)
+    if bad:
+        print(f"{bad} bad line(s) skipped", file=sys.stderr)
+    return FOUND if bad else OK
+
+
+def _count_lines(path: str) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
 
 
 def cmd_test(args: argparse.Namespace, out: TextIO) -> int:

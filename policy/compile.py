@@ -86,6 +86,8 @@ class CompiledPolicy:
     always_rules: tuple[int, ...]
     rules_by_lexicon: dict[int, tuple[int, ...]]
     clauses: dict[str, str]
+    categories: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Category name -> (title, the clauses it covers)."""
     lexicon_index: dict[str, int] = field(default_factory=dict)
 
 
@@ -167,7 +169,9 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         automaton=automaton if keys else None, regexes=tuple(regexes),
         scanned_fields=tuple(sorted(scanned)), always_rules=tuple(always),
         rules_by_lexicon={k: tuple(v) for k, v in by_lexicon.items()},
-        clauses={cid: c.text for cid, c in checked.clauses.items()}, lexicon_index=index_of,
+        clauses={cid: c.text for cid, c in checked.clauses.items()},
+        categories={name: (c.title, tuple(ref.text for ref in c.clauses)) for name, c in checked.categories.items()},
+        lexicon_index=index_of,
     )
 
 

@@ -101,3 +101,40 @@ def test_the_console_script_runs_without_a_traceback(tmp_path):
     assert run_.returncode == 2
     assert "line 1 is not UTF-8 text" in run_.stderr
     assert "Traceback" not in run_.stderr
+
+
+def test_eval_reports_precision_recall_and_false_alarms(capsys, policy_dir, tmp_path):
+    data = tmp_path / "labelled.jsonl"
+    rows = [("1", "你是傻逼"), ("1", "你是笨蛋"), ("0", "今天天气好"), ("0", "傻逼这个词不该说"), ("spam", "加微信")]
+    data.write_text("".join(json.dumps({"id": str(i), "text": t, "label": label}, ensure_ascii=False) + "\n"
+                            for i, (label, t) in enumerate(rows)) + "{bad\n", encoding="utf-8")
+    code, out, err = run(capsys, "eval", "--policy", policy_dir, str(data), "--map", "1=unfriendly",
+                         "--map", "0=-", "--format", "json")
+    report = json.loads(out)
+    assert report["categories"]["unfriendly"] == {"tp": 1, "fp": 1, "fn": 1, "precision": 0.5, "recall": 0.5,
+                                                  "f1": 0.5}
+    assert report["harmless_flagged"] == 1 and report["harmless"] == 2
+    assert report["false_alarms_by_rule"] == {"unfriendly.abuse": 1}
+    assert "labels with no --map entry were skipped: 'spam' (1)" in err
+    assert ":6: skipped: invalid JSON" in err
+    assert code == 1  # a bad line is a finding
+    code, out, _ = run(capsys, "eval", "--policy", policy_dir, str(data), "--map", "1=unfriendly", "--map", "0=-")
+    assert "harmless posts flagged: 1 of 2 (50.00%)" in out
+    assert "unfriendly.abuse" in out and "傻逼这个词不该说" in out
+
+
+def test_eval_refuses_a_malformed_map(capsys, policy_dir, tmp_path):
+    data = tmp_path / "x.jsonl"
+    data.write_text('{"id": "1", "text": "x", "label": 1}\n', encoding="utf-8")
+    code, _, err = run(capsys, "eval", "--policy", policy_dir, str(data), "--map", "nonsense")
+    assert code == 2 and "--map takes LABEL=CATEGORY" in err
+
+
+def test_coverage_lists_rules_per_clause_and_fails_on_gaps(capsys, tmp_path):
+    folder = write_policy(tmp_path / "cov", RULES)
+    code, out, _ = run(capsys, "coverage", str(folder), "--min-examples", "1")
+    assert "一.2.6" in out and "unfriendly.abuse" in out and "1 violates   1 allows" in out
+    assert "一.3.8" in out and "NOT COVERED" in out  # the header's spam clause has no rule
+    assert code == 1
+    code, out, _ = run(capsys, "coverage", str(folder), "--min-examples", "3")
+    assert "at least 3 of each are required" in out
