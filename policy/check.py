@@ -8,6 +8,8 @@ compiler.  The codes are listed in the README; tests pin each one.
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 import string
 from dataclasses import dataclass, field
@@ -110,8 +112,6 @@ class _Checker:
                 elif target.is_allow:
                     self.error("E111", f"allow list '{lex.name}' suppresses '{name}', which is an allow list too",
                                self._suppress_span(lex.decl, name), help="name deny lexicons only")
-            if not lex.is_allow:
-                continue
         self.check_allow_overlap(lexicons)
         for rule in rules.values():
             self.check_rule(rule, clauses, categories, lexicons)
@@ -614,10 +614,7 @@ def _consistent(conj: list[tuple[s.Expr, bool]], lexicons) -> bool:
         bounds[key] = [lo, lo_strict, hi, hi_strict, excluded]
         if lo > hi or (lo == hi and (lo_strict or hi_strict or lo in excluded)):
             return False
-        integral = key[0] in ("count", "matches", "length")
-        if integral:
-            import math
-
+        if key[0] in ("count", "matches", "length"):  # whole numbers only
             low_int = math.floor(lo) + 1 if lo_strict or lo != int(lo) else int(lo)
             high_int = math.ceil(hi) - 1 if hi != float("inf") and (hi_strict or hi != int(hi)) else hi
             if high_int != float("inf") and low_int > high_int:
@@ -626,8 +623,6 @@ def _consistent(conj: list[tuple[s.Expr, bool]], lexicons) -> bool:
 
 
 def _closest(word: str, options: list[str]) -> str | None:
-    import difflib
-
     found = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return found[0] if found else None
 
