@@ -61,6 +61,7 @@ class CheckedPolicy:
     lexicons: dict[str, CheckedLexicon]
     rules: list[s.Rule]
     files: list[s.PolicyFile] = field(default_factory=list)
+    ladder: s.Ladder | None = None
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,97 @@ class _Checker:
                     self.error("E111", f"allow list '{lex.name}' suppresses '{name}', which is an allow list too",
                                self._suppress_span(lex.decl, name), help="name deny lexicons only")
         self.check_allow_overlap(lexicons)
+        ladders = [d for d in decls if isinstance(d, s.Ladder)]
+        for extra in ladders[1:]:
+            self.error("E206", "a second ladder is declared", extra.span,
+                       help=f"a policy has one penalty ladder; the first is at {ladders[0].span}")
+        ladder = ladders[0] if ladders else None
+        steps = self.check_ladder(ladder, clauses, lexicons, list(rules.values()), categories) if ladder else {}
         for rule in rules.values():
             self.check_rule(rule, clauses, categories, lexicons)
+            if rule.sanction is not None:
+                if ladder is None:
+                    self.error("E115", f"rule '{rule.id.text}' sanctions at step '{rule.sanction.text}' but the "
+                               "policy has no ladder", rule.sanction.span, help="declare `ladder \"...\" { ... }`")
+                else:
+                    self.resolve_step(rule.sanction, steps)
         return CheckedPolicy(conventions[0] if conventions else None, clauses, categories, lexicons,
-                             list(rules.values()), self.files)
+                             list(rules.values()), self.files, ladder)
+
+    # ---- the ladder -----------------------------------------------------------------
+    def resolve_step(self, name: s.Name, steps: dict) -> None:
+        if name.text not in steps:
+            close = _closest(name.text, list(steps))
+            self.error("E115", f"unknown ladder step '{name.text}'", name.span,
+                       help=f"did you mean '{close}'?" if close else "steps: " + ", ".join(steps))
+
+    def check_ladder(self, ladder: s.Ladder, clauses, lexicons, rules: list[s.Rule], categories) -> dict:
+        for ref in ladder.clauses:
+            self.resolve(ref, clauses, "clause")
+        steps = self.declare(list(ladder.steps), lambda st: st.name, "ladder step")
+        if not ladder.steps:
+            self.error("E207", "the ladder has no steps", ladder.span,
+                       help='add steps lightest first: `step mute_1d "禁言 1 天" mute 1 day`')
+        for step in ladder.steps:
+            action = step.action.text
+            if action not in ("mute", "ban"):
+                self.error("E113", f"unknown step action '{action}'", step.action.span,
+                           help="a step is `mute N days`, `mute permanent` or `ban`")
+            elif action == "mute" and step.days is None and step.duration_word is None:
+                self.error("E113", "a mute step needs a duration", step.action.span,
+                           help="write `mute 7 days` or `mute permanent`")
+            elif action == "ban" and (step.days is not None or step.duration_word is not None):
+                self.error("E113", "a ban step takes no duration", step.action.span,
+                           help="an account closure is always permanent: write `ban`")
+            if step.duration_word is not None and step.duration_word.text != "permanent":
+                self.error("E113", f"unknown duration '{step.duration_word.text}'", step.duration_word.span,
+                           help="write a number of days or `permanent`")
+            if step.days is not None and (step.days < 1 or step.days != int(step.days)):
+                self.error("E113", f"a mute lasts a whole number of days, not {step.days:g}", step.span)
+        starts: dict[int, s.LadderStart] = {}
+        for start in ladder.starts:
+            self.check_severity(start.severity, start.span)
+            if start.severity in starts:
+                self.error("E201", f"duplicate start for severity {start.severity}", start.span,
+                           help=f"first given at {starts[start.severity].span}")
+            starts[start.severity] = start
+            self.resolve_step(start.step, steps)
+        for window in (ladder.escalate, ladder.expire):
+            if window is not None and window.unit.text not in ("day", "days"):
+                self.error("E114", f"unknown unit '{window.unit.text}'", window.unit.span,
+                           help="windows are in days: `escalate within 180 days`")
+        used = set()
+        for rule in rules:
+            if rule.sanction is not None:
+                continue
+            severity = rule.severity
+            if severity is None and rule.category is not None and rule.category.text in categories:
+                severity = categories[rule.category.text].severity
+            if severity is not None:
+                used.add(severity)
+        for severity in sorted(used - set(starts)):
+            self.error("E116", f"no starting step for severity {severity}", ladder.span,
+                       help=f"rules of severity {severity} exist; add `start severity {severity} at STEP`")
+        self.declare(list(ladder.factors), lambda f: f.name, "factor")
+        self.declare(list(ladder.holds), lambda h: h.name, "hold")
+        rule_tags = {t.text for rule in rules for t in rule.tags}
+        for factor in ladder.factors:
+            if factor.when is not None:
+                self.check_expr(factor.when, lexicons, ladder=True)
+            if factor.when is None and not factor.tags:
+                self.error("E205", f"factor '{factor.name.text}' has neither tags nor a condition", factor.span,
+                           help="add `tags TAG…` (rules carrying a tag) and/or `when CONDITION`")
+            for tag in factor.tags:
+                if tag.text not in rule_tags:
+                    self.warn("W703", f"no rule carries the tag '{tag.text}'", tag.span,
+                              help="add `tags " + tag.text + "` to the rules this factor should aggravate")
+        for hold in ladder.holds:
+            self.check_expr(hold.when, lexicons, ladder=True)
+        for confirm in ladder.confirms:
+            self.check_expr(confirm.when, lexicons, ladder=True)
+            if confirm.reviewers < 1:
+                self.error("E117", "a confirmation needs at least one reviewer", confirm.span)
+        return steps
 
     def declare(self, items: list, name_of, what: str) -> dict:
         table: dict = {}
@@ -304,10 +392,10 @@ class _Checker:
                 self.error("E106", f"unknown placeholder {{{name}}} in the explanation", rule.span,
                            help="placeholders: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
 
-    def field(self, name: s.Name, kind: str, use: str) -> bool:
-        actual = F.kind_of(name.text)
+    def field(self, name: s.Name, kind: str, use: str, ladder: bool = False) -> bool:
+        actual = F.kind_of(name.text, ladder)
         if actual is None:
-            self.unknown(name, "field", F.FIELDS)
+            self.unknown(name, "field", {**F.FIELDS, **(F.LADDER_FIELDS if ladder else {})})
             return False
         if actual != kind:
             self.error("E105", f"'{name.text}' is a {actual} field and cannot be used with {use}", name.span,
@@ -347,8 +435,10 @@ class _Checker:
             return False
         return True
 
-    def check_expr(self, expr: s.Expr, lexicons) -> bool:
-        """Names, types and regexes of a condition; True when all are sound."""
+    def check_expr(self, expr: s.Expr, lexicons, ladder: bool = False) -> bool:
+        """Names, types and regexes of a condition; True when all are sound.
+
+        ``ladder`` conditions may also read the facts of the sanction being decided."""
         ok = True
         stack: list[s.Expr] = [expr]
         while stack:
@@ -358,20 +448,20 @@ class _Checker:
             elif isinstance(node, s.Not):
                 stack.append(node.item)
             elif isinstance(node, s.Has):
-                ok &= self.field(node.field, F.TEXT, "`has`") & self.lexref(node.lex, lexicons)
+                ok &= self.field(node.field, F.TEXT, "`has`", ladder) & self.lexref(node.lex, lexicons)
             elif isinstance(node, s.Near):
-                ok &= self.field(node.field, F.TEXT, "`near`") & self.lexref(node.first, lexicons)
+                ok &= self.field(node.field, F.TEXT, "`near`", ladder) & self.lexref(node.first, lexicons)
                 ok &= self.lexref(node.second, lexicons)
             elif isinstance(node, s.CountHits):
-                ok &= self.field(node.field, F.TEXT, "`count`") & self.lexref(node.lex, lexicons)
+                ok &= self.field(node.field, F.TEXT, "`count`", ladder) & self.lexref(node.lex, lexicons)
             elif isinstance(node, (s.Matches, s.CountMatches)):
-                ok &= self.field(node.field, F.TEXT, "`matches`") & self.check_regex(node.regex)
+                ok &= self.field(node.field, F.TEXT, "`matches`", ladder) & self.check_regex(node.regex)
             elif isinstance(node, s.Length):
-                ok &= self.field(node.field, F.TEXT, "`length`")
+                ok &= self.field(node.field, F.TEXT, "`length`", ladder)
             elif isinstance(node, s.Compare):
-                ok &= self.field(node.field, F.NUMBER, "a comparison")
+                ok &= self.field(node.field, F.NUMBER, "a comparison", ladder)
             elif isinstance(node, s.Flag):
-                ok &= self.field(node.field, F.BOOLEAN, "a bare test")
+                ok &= self.field(node.field, F.BOOLEAN, "a bare test", ladder)
         return bool(ok)
 
     def check_example(self, example: s.Example) -> None:

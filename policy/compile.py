@@ -55,6 +55,38 @@ class CompiledLexicon:
 
 
 @dataclass(frozen=True)
+class CompiledStep:
+    name: str
+    title: str
+    action: str  # "mute" | "ban"
+    days: int | None  # None: permanent
+    permanent: bool
+
+
+@dataclass(frozen=True)
+class CompiledFactor:
+    name: str
+    title: str
+    raises: int
+    tags: frozenset[str]
+    condition: ev.Node | None
+
+
+@dataclass(frozen=True)
+class CompiledLadder:
+    title: str
+    clauses: tuple[tuple[str, str], ...]
+    steps: tuple[CompiledStep, ...]
+    starts: dict[int, int]
+    """Severity -> index of the starting step."""
+    escalate_days: float | None
+    expire_days: float | None
+    factors: tuple[CompiledFactor, ...]
+    holds: tuple[tuple[str, str, ev.Node], ...]
+    confirms: tuple[tuple[int, ev.Node], ...]
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     index: int
     id: str
@@ -71,6 +103,7 @@ class CompiledRule:
     trigger: frozenset[int] | None
     source: tuple[str, int]
     examples: tuple[s.Example, ...]
+    sanction_step: int | None = None
 
 
 @dataclass
@@ -89,6 +122,7 @@ class CompiledPolicy:
     categories: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     """Category name -> (title, the clauses it covers)."""
     lexicon_index: dict[str, int] = field(default_factory=dict)
+    ladder: CompiledLadder | None = None
 
 
 def version_of(contents: list[tuple[str, str]]) -> str:
@@ -142,6 +176,8 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     always: list[int] = []
     by_lexicon: dict[int, list[int]] = {}
     scanned: set[str] = set()
+    ladder = _ladder(checked, index_of, regexes, regex_index, scanned) if checked.ladder else None
+    step_index = {step.name: i for i, step in enumerate(ladder.steps)} if ladder else {}
     for r_index, rule in enumerate(checked.rules):
         assert rule.when is not None and rule.category is not None  # guaranteed by the checker
         category = checked.categories[rule.category.text]
@@ -157,6 +193,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             tags=tuple(t.text for t in rule.tags), condition=condition,
             explain=rule.explain or "{title}：{evidence}", trigger=trigger,
             source=(rule.span.path, rule.span.line), examples=rule.examples,
+            sanction_step=step_index[rule.sanction.text] if rule.sanction is not None else None,
         ))
         if trigger is None:
             always.append(r_index)
@@ -171,7 +208,32 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         rules_by_lexicon={k: tuple(v) for k, v in by_lexicon.items()},
         clauses={cid: c.text for cid, c in checked.clauses.items()},
         categories={name: (c.title, tuple(ref.text for ref in c.clauses)) for name, c in checked.categories.items()},
-        lexicon_index=index_of,
+        lexicon_index=index_of, ladder=ladder,
+    )
+
+
+def _ladder(checked: CheckedPolicy, index_of, regexes, regex_index, scanned) -> CompiledLadder:
+    decl = checked.ladder
+    assert decl is not None
+
+    def program(expr: s.Expr) -> ev.Node:
+        return _program(expr, index_of, regexes, regex_index, scanned)
+
+    steps = tuple(CompiledStep(st.name.text, st.title, st.action.text,
+                               int(st.days) if st.days is not None else None,
+                               st.action.text == "ban" or st.days is None) for st in decl.steps)
+    index = {st.name: i for i, st in enumerate(steps)}
+    return CompiledLadder(
+        title=decl.title,
+        clauses=tuple((c.text, checked.clauses[c.text].text) for c in decl.clauses),
+        steps=steps,
+        starts={start.severity: index[start.step.text] for start in decl.starts},
+        escalate_days=decl.escalate.amount if decl.escalate else None,
+        expire_days=decl.expire.amount if decl.expire else None,
+        factors=tuple(CompiledFactor(f.name.text, f.title, f.raises, frozenset(t.text for t in f.tags),
+                                     program(f.when) if f.when is not None else None) for f in decl.factors),
+        holds=tuple((h.name.text, h.reason, program(h.when)) for h in decl.holds),
+        confirms=tuple((c.reviewers, program(c.when)) for c in decl.confirms),
     )
 
 

@@ -15,6 +15,7 @@ import os
 import pickle
 import secrets
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,7 @@ from .check import check
 from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_policy, version_of
 from .diagnostics import Diagnostic, PolicyError
 from .evaluate import Context, FactHit, RegexHit
+from .ladder import Strike, decide
 from .match import Hit, scan
 from .parse import parse
 from .post import Post, PostError
@@ -158,9 +160,12 @@ class Engine:
     def version(self) -> str:
         return self.policy.version
 
-    def check(self, post: Post | dict | str, *, checked_at: datetime | None = None) -> Verdict:
+    def check(self, post: Post | dict | str, *, checked_at: datetime | None = None,
+              history: Sequence[Strike] = ()) -> Verdict:
         """Check one post.  Accepts a Post, the pipeline's dict, or a bare body text.
 
+        ``history`` is the author's prior strikes (the ledger supplies them); with
+        a ladder in the policy the verdict carries the sanction it leads to.
         Raises PostError when a dict has values of the wrong type.
         """
         if isinstance(post, str):
@@ -173,7 +178,7 @@ class Engine:
         size = sum(len(t) for t in post.texts.values())
         if size > self.max_chars:
             ctx.warnings.append(f"post has {size} characters, over the limit of {self.max_chars}; not scanned")
-            return self._verdict(post, ctx, [], [], checked_at)
+            return self._verdict(post, ctx, [], [], checked_at, history)
         candidates = set(self.policy.always_rules)
         for name in self.policy.scanned_fields:
             text = post.text(name)
@@ -190,10 +195,10 @@ class Engine:
             if rule.condition.test(ctx):
                 violation = self._violation(rule, ctx, post)
                 (shadow if rule.mode == "shadow" else enforced).append(violation)
-        return self._verdict(post, ctx, enforced, shadow, checked_at)
+        return self._verdict(post, ctx, enforced, shadow, checked_at, history)
 
     def _verdict(self, post: Post, ctx: Context, enforced: list[Violation], shadow: list[Violation],
-                 checked_at: datetime | None) -> Verdict:
+                 checked_at: datetime | None, history: Sequence[Strike]) -> Verdict:
         if any(v.action == REJECT for v in enforced):
             decision = REJECT
         elif enforced or ctx.warnings:
@@ -201,11 +206,12 @@ class Engine:
         else:
             decision = ALLOW
         when = checked_at or datetime.now(timezone.utc)
+        sanction = decide(self.policy, enforced, shadow, ctx, history, when)
         return Verdict(
             verdict_id=_new_id(when), post_id=post.id, user_id=post.user_id,
             checked_at=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             policy_name=self.policy.name, policy_version=self.policy.version, decision=decision,
-            violations=tuple(enforced), shadow=tuple(shadow), warnings=tuple(ctx.warnings),
+            violations=tuple(enforced), shadow=tuple(shadow), warnings=tuple(ctx.warnings), sanction=sanction,
         )
 
     def _violation(self, rule: CompiledRule, ctx: Context, post: Post) -> Violation:

@@ -29,11 +29,23 @@ FIELDS: dict[str, tuple[str, str]] = {
     "author.protected": (BOOLEAN, "the author is protected or high-profile"),
     "author.verified": (BOOLEAN, "the author's identity is verified"),
     "target.minor": (BOOLEAN, "the post is aimed at a minor"),
+    "author.registration_cheat": (BOOLEAN, "the platform found the account registered or used by cheating"),
 }
+
+LADDER_FIELDS: dict[str, tuple[str, str]] = {
+    "sanction.permanent": (BOOLEAN, "the sanction is a permanent mute or an account closure"),
+    "sanction.step": (NUMBER, "the step reached, 1 for the lightest"),
+    "rule.shadow": (BOOLEAN, "the deciding rule is in shadow mode"),
+    "rule.review": (BOOLEAN, "the deciding rule asks for review (`action review`)"),
+    "rule.severity": (NUMBER, "the deciding rule's severity"),
+    "verdict.unsure": (BOOLEAN, "the engine was unsure (a regex timed out, the post was too long)"),
+    "author.strikes": (NUMBER, "the author's prior strikes still counting"),
+}
+"""Facts that only the ladder's factors, holds and confirmations can read."""
 
 TEXT_FIELDS = tuple(name for name, (kind, _) in FIELDS.items() if kind == TEXT)
 
 
-def kind_of(name: str) -> str | None:
-    entry = FIELDS.get(name)
+def kind_of(name: str, ladder: bool = False) -> str | None:
+    entry = FIELDS.get(name) or (LADDER_FIELDS.get(name) if ladder else None)
     return entry[0] if entry else None

@@ -25,7 +25,7 @@ from .resources import grammar_path
 MAX_DEPTH = 40
 """Deepest nesting of conditions (parentheses, not, and/or) a rule may use."""
 
-_DECL_START = re.compile(r"^(?:convention|clause|category|lexicon|allow|rule)\b", re.M)
+_DECL_START = re.compile(r"^(?:convention|clause|category|lexicon|allow|rule|ladder)\b", re.M)
 
 _TOKEN_NAMES = {
     "NAME": "a name",
@@ -266,7 +266,7 @@ class _Build:
     def decl_rule(self, tree: Tree) -> s.Rule:
         ident, title, *rest = tree.children
         once = {k: "once" for k in ("rule_category", "rule_clause", "rule_severity", "rule_mode",
-                                    "rule_action", "rule_when", "rule_explain")}
+                                    "rule_action", "rule_when", "rule_explain", "rule_sanction")}
         got = self.settings(rest, once)
 
         def first(kind: str) -> Token | Tree | None:
@@ -279,6 +279,7 @@ class _Build:
         action = first("rule_action")
         when = first("rule_when")
         explain = first("rule_explain")
+        sanction = first("rule_sanction")
         examples = []
         for setting in rest:
             if isinstance(setting, Tree) and setting.data in ("rule_violates", "rule_allows"):
@@ -296,8 +297,55 @@ class _Build:
             when=self.expr(when) if when is not None else None,
             explain=self.string(explain) if explain is not None else None,
             examples=tuple(examples),
+            sanction=self.name(sanction) if sanction is not None else None,
             span=self.span(tree),
         )
+
+    def decl_ladder(self, tree: Tree) -> s.Ladder:
+        title, *rest = tree.children
+        got = self.settings(rest, {"ladder_clause": "once", "ladder_escalate": "once", "ladder_expire": "once"})
+
+        def window(kind: str) -> s.Window | None:
+            if kind not in got:
+                return None
+            amount, unit = got[kind][0].children
+            return s.Window(self.number(amount), self.name(unit), span=self.span(got[kind][0]))
+
+        steps = []
+        for setting in got.get("ladder_step", []):
+            name, step_title, action, *duration = setting.children
+            days = word = None
+            if duration:
+                if duration[0].data == "duration_days":
+                    days = self.number(duration[0].children[0])
+                    unit = duration[0].children[1]
+                    if str(unit) not in ("day", "days"):
+                        self.error("E114", f"unknown unit '{unit}'", unit, help="durations are in days: `mute 7 days`")
+                else:
+                    word = self.name(duration[0].children[0])
+            steps.append(s.Step(self.name(name), self.string(step_title), self.name(action), days, word,
+                                span=self.span(setting)))
+        starts = tuple(s.LadderStart(self.integer(c.children[0], "severity"), self.name(c.children[1]),
+                                     span=self.span(c)) for c in got.get("ladder_start", []))
+        factors = []
+        for setting in got.get("ladder_factor", []):
+            name, factor_title, raises, *extra = setting.children
+            tags: tuple[s.Name, ...] = ()
+            when = None
+            for part in extra:
+                if part.data == "factor_tags":
+                    tags = tuple(self.name(t) for t in part.children)
+                else:
+                    when = self.expr(part.children[0])
+            factors.append(s.Factor(self.name(name), self.string(factor_title), self.integer(raises, "raises"),
+                                    tags, when, span=self.span(setting)))
+        holds = tuple(s.Hold(self.name(c.children[0]), self.string(c.children[1]), self.expr(c.children[2]),
+                             span=self.span(c)) for c in got.get("ladder_hold", []))
+        confirms = tuple(s.Confirm(self.integer(c.children[0], "the number of reviewers"),
+                                   self.expr(c.children[1]), span=self.span(c)) for c in got.get("ladder_confirm", []))
+        clauses = tuple(self.names(got["ladder_clause"][0].children[0])) if "ladder_clause" in got else ()
+        return s.Ladder(self.string(title), clauses, tuple(steps), starts, window("ladder_escalate"),
+                        window("ladder_expire"), tuple(factors), holds, confirms, span=self.span(tree))
 
     def example(self, tree: Tree, violates: bool, span: Span) -> s.Example:
         if tree.data == "example_text":

@@ -194,9 +194,68 @@ class Rule(Node):
     when: Expr | None = None
     explain: str | None = None
     examples: tuple[Example, ...] = ()
+    sanction: Name | None = None
+    """A step of the ladder this rule sanctions at directly, instead of by severity."""
 
 
-Decl = Convention | Clause | Category | Lexicon | Rule
+@dataclass(frozen=True)
+class Step(Node):
+    name: Name
+    title: str
+    action: Name
+    days: float | None = None
+    duration_word: Name | None = None
+    """``permanent`` (or a misspelling the checker reports)."""
+
+
+@dataclass(frozen=True)
+class LadderStart(Node):
+    severity: int
+    step: Name
+
+
+@dataclass(frozen=True)
+class Window(Node):
+    amount: float
+    unit: Name
+
+
+@dataclass(frozen=True)
+class Factor(Node):
+    name: Name
+    title: str
+    raises: int
+    tags: tuple[Name, ...] = ()
+    when: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Hold(Node):
+    name: Name
+    reason: str
+    when: Expr
+
+
+@dataclass(frozen=True)
+class Confirm(Node):
+    reviewers: int
+    when: Expr
+
+
+@dataclass(frozen=True)
+class Ladder(Node):
+    title: str
+    clauses: tuple[Name, ...] = ()
+    steps: tuple[Step, ...] = ()
+    starts: tuple[LadderStart, ...] = ()
+    escalate: Window | None = None
+    expire: Window | None = None
+    factors: tuple[Factor, ...] = ()
+    holds: tuple[Hold, ...] = ()
+    confirms: tuple[Confirm, ...] = ()
+
+
+Decl = Convention | Clause | Category | Lexicon | Rule | Ladder
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .ladder import Sanction
 
 SCHEMA = "policy-verdict/1"
 
@@ -85,6 +88,7 @@ class Verdict:
     violations: tuple[Violation, ...]
     shadow: tuple[Violation, ...]
     warnings: tuple[str, ...]
+    sanction: Sanction | None = None
 
     @property
     def rules(self) -> list[str]:
@@ -99,6 +103,7 @@ class Verdict:
             "checked_at": self.checked_at,
             "policy": {"name": self.policy_name, "version": self.policy_version},
             "decision": self.decision,
+            "sanction": self.sanction.to_dict() if self.sanction else None,
             "violations": [v.to_dict() for v in self.violations],
             "shadow": [v.to_dict() for v in self.shadow],
             "warnings": list(self.warnings),

@@ -90,7 +90,7 @@ def test_normalized_regexes_report_original_spans(engine):
 def test_the_verdict_json_has_a_stable_schema(engine):
     data = json.loads(engine.check({"id": 9, "body": "sb"}).to_json())
     assert data["schema"] == SCHEMA
-    assert list(data) == ["schema", "verdict_id", "post_id", "user_id", "checked_at", "policy", "decision",
+    assert list(data) == ["schema", "verdict_id", "post_id", "user_id", "checked_at", "policy", "decision", "sanction",
                           "violations", "shadow", "warnings"]
     assert data["post_id"] == "9"
     assert data["policy"]["version"].startswith("sha256:")
