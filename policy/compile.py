@@ -123,6 +123,8 @@ class CompiledPolicy:
     """Category name -> (title, the clauses it covers)."""
     lexicon_index: dict[str, int] = field(default_factory=dict)
     ladder: CompiledLadder | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    """Every rule and term file by path inside the policy: what the ledger keeps per version."""
 
 
 def version_of(contents: list[tuple[str, str]]) -> str:

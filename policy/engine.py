@@ -77,6 +77,7 @@ def build(path: str | Path | None = None) -> Built:
         hashed += [(sources.relative(t.path), t.text or "") for t in term_files.values()]
         compiled = compile_policy(checked, version_of(hashed))
         compiled = _relative_sources(compiled, sources)
+        compiled.sources = dict(sorted(hashed))
     return Built(sources, files, diagnostics, texts, compiled)
 
 

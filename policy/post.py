@@ -39,6 +39,21 @@ class Post:
             return len((_URL if name == "links" else _MENTION).findall(joined))
         return value
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form that ``from_dict`` reads back into an equal post."""
+        data: dict[str, Any] = {"id": self.id}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in [*self.texts.items(), *self.facts.items()]:
+            head, _, rest = key.partition(".")
+            if rest:
+                nested.setdefault(head, {})[rest] = value
+            else:
+                data[key] = value
+        if self.user_id is not None:
+            nested.setdefault("author", {})["id"] = self.user_id
+        data.update(nested)
+        return data
+
     @classmethod
     def of(cls, body: str, post_id: str = "post", **values: Any) -> Post:
         """A post from a body and optional fields: ``Post.of("...", title="...")``."""

@@ -16,9 +16,13 @@ lexicon heavy { terms "去死" }
 lexicon cheat { terms "刷赞" }
 rule r.light "轻" { category unfriendly clause 一.2.6 severity 1 when body has light }
 rule r.heavy "重" { category unfriendly clause 一.2.6 severity 3 when body has heavy }
-rule r.review "待定" { category unfriendly clause 一.2.6 severity 1 action review when body has light and body has heavy }
+rule r.review "待定" {
+  category unfriendly clause 一.2.6 severity 1 action review when body has light and body has heavy
+}
 rule r.shadow "影子" { category spam clause 一.3.8 severity 1 mode shadow when body has cheat }
-rule r.direct "直接封号" { category spam clause 一.3.8 severity 1 sanction close tags cheating when body has cheat and links > 0 }
+rule r.direct "直接封号" {
+  category spam clause 一.3.8 severity 1 sanction close tags cheating when body has cheat and links > 0
+}
 ladder "处罚" {
   step d1 "禁言 1 天" mute 1 day
   step d7 "禁言 7 天" mute 7 days

@@ -1,0 +1,159 @@
+"""The ledger: one strike per post, overturns that correct a whole history, a chain that catches tampering."""
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from policy import Engine, Post
+from policy.store import LedgerError, SqliteLedger
+
+from .conftest import write_policy
+
+RULES = """
+lexicon insult { terms "笨蛋" "傻逼" }
+lexicon threat { terms "弄死你" }
+rule r.insult "谩骂" { category unfriendly clause 一.2.6 severity 1 when body has insult }
+rule r.threat "威胁" { category unfriendly clause 一.2.6 severity 3 when body has threat }
+ladder "处罚" {
+  step d1 "禁言 1 天" mute 1 day
+  step d7 "禁言 7 天" mute 7 days
+  step d15 "禁言 15 天" mute 15 days
+  step forever "永久禁言" mute permanent
+  step close "封停账号" ban
+  start severity 1 at d1
+  start severity 2 at d1
+  start severity 3 at d7
+  escalate within 180 days
+  expire after 365 days
+  hold permanent "永久处罚须人工复核" when sanction.permanent
+  hold protected "受保护作者" when author.protected
+  confirm 2 when sanction.permanent
+}
+"""
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return Engine.load(write_policy(tmp_path / "policy", RULES))
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger.add_reviewer("alice")
+    ledger.add_reviewer("bob")
+    yield ledger
+    ledger.close()
+
+
+def post(post_id, body, user="u1", **author):
+    return Post.from_dict({"id": post_id, "body": body, "author": {"id": user, **author}})
+
+
+def day(n):
+    return T0 + timedelta(days=n)
+
+
+def test_the_same_post_processed_twice_gives_one_strike(engine, ledger):
+    first = ledger.process(engine, post("p1", "你个笨蛋"), at=day(0))
+    again = ledger.process(engine, post("p1", "你个笨蛋"), at=day(1))
+    assert first.verdict_id != again.verdict_id
+    assert len(ledger.verdicts(post_id="p1")) == 2
+    assert len(ledger.strikes("u1")) == 1
+    assert [s.step for s in ledger.sanctions(user="u1")] == ["d1"]
+
+
+def test_strikes_escalate_and_an_overturn_corrects_the_whole_history(engine, ledger):
+    verdicts = [ledger.process(engine, post(f"p{i}", "你个笨蛋"), at=day(i)) for i in range(4)]
+    assert [s.step for s in ledger.sanctions(user="u1")] == ["d1", "d7", "d15", "forever"]
+    assert ledger.sanctions(user="u1")[-1].status == "pending_review"  # permanent: waits for two reviewers
+    appeal = ledger.appeal(verdicts[0].verdict_id, "我是在骂自己", user="u1", at=day(5))
+    ledger.decide_appeal(engine, appeal, "overturn", "alice", "说的是自己，不针对他人", at=day(6))
+    live = [(s.post_id, s.step, s.status) for s in ledger.sanctions(user="u1")
+            if s.status in ("active", "pending_review")]
+    assert live == [("p1", "d1", "active"), ("p2", "d7", "active"), ("p3", "d15", "active")]
+    assert [s["status"] for s in ledger.strikes("u1")] == ["removed", "active", "active", "pending_review"]
+    assert ledger.sanctions(user="u1")[0].status == "lifted"
+    assert "recomputed after the strike of post p0 was removed" in ledger.sanctions(user="u1")[-1].detail.path
+    assert ledger.appeal_row(appeal).outcome == "overturn"
+    assert ledger.verify_audit().ok
+
+
+def test_a_permanent_sanction_needs_two_distinct_reviewers(engine, ledger):
+    for i in range(4):
+        ledger.process(engine, post(f"p{i}", "傻逼"), at=day(i))
+    held = ledger.sanctions(user="u1", status="pending_review")[0]
+    assert (held.step, held.reviewers_needed) == ("forever", 2)
+    assert ledger.decide_sanction(engine, held.sanction_id, "alice", "approve", "屡教不改").status == "pending_review"
+    assert ledger.decide_sanction(engine, held.sanction_id, "alice", "approve", "再确认").status == "pending_review"
+    assert ledger.decide_sanction(engine, held.sanction_id, "bob", "approve", "同意").status == "active"
+    with pytest.raises(LedgerError, match="unknown reviewer 'mallory'"):
+        ledger.decide_sanction(engine, held.sanction_id, "mallory", "approve", "x")
+
+
+def test_a_reviewer_can_reject_or_change_a_held_sanction(engine, ledger):
+    ledger.process(engine, post("p1", "笨蛋", protected=True), at=day(0))
+    held = ledger.sanctions(user="u1", status="pending_review")[0]
+    assert held.detail.holds == (("protected", "受保护作者"),)
+    changed = ledger.decide_sanction(engine, held.sanction_id, "alice", "change", "从轻", step="d1")
+    assert (changed.step, changed.status, changed.replaces) == ("d1", "active", held.sanction_id)
+    ledger.process(engine, post("p2", "笨蛋", user="u2", protected=True), at=day(0))
+    other = ledger.sanctions(user="u2", status="pending_review")[0]
+    ledger.decide_sanction(engine, other.sanction_id, "bob", "reject", "玩笑")
+    assert ledger.strikes("u2")[0]["status"] == "removed"
+
+
+def test_a_reported_post_no_rule_flagged_waits_in_the_queue(engine, ledger):
+    ledger.process(engine, post("p9", "今天天气不错"), at=day(0))
+    with pytest.raises(LedgerError, match="no post 'nope'"):
+        ledger.report("nope", "r1", "spam")
+    ledger.report("p9", "r1", "这是在暗讽我", at=day(1))
+    ledger.report("p9", "r2", "人身攻击", at=day(1))
+    (case,) = ledger.queue()
+    assert (case["kind"], case["post_id"], case["reports"]) == ("report", "p9", 2)
+    sanction = ledger.decide_report(engine, "p9", "alice", "sanction", "确认为暗讽", step="d1")
+    assert (sanction.step, sanction.status) == ("d1", "active")
+    assert ledger.queue() == []
+
+
+def tamper(path, script):
+    db = sqlite3.connect(path)
+    db.executescript(script)
+    db.close()
+
+
+@pytest.mark.parametrize("change, bad_seq", [
+    ("UPDATE audit SET payload = '{}' WHERE seq = 3", 3),
+    ("DELETE FROM audit WHERE seq = 4", 5),
+    ("UPDATE audit SET seq = -2 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3;"
+     "UPDATE audit SET seq = 3 WHERE seq = -2", 2),
+    ("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", None),
+])
+def test_the_audit_chain_names_the_first_row_that_does_not_verify(engine, ledger, tmp_path, change, bad_seq):
+    for i in range(3):
+        ledger.process(engine, post(f"p{i}", "笨蛋"), at=day(i))
+    rows = len(ledger.audit_rows())
+    assert ledger.verify_audit().ok
+    tamper(tmp_path / "ledger.db", change)
+    check = ledger.verify_audit()
+    assert not check.ok
+    assert check.bad_seq == (bad_seq if bad_seq is not None else rows)
+    assert check.problem
+
+
+def test_a_read_only_ledger_gives_a_clear_error_and_writes_nothing(engine, tmp_path):
+    path = tmp_path / "ro.db"
+    SqliteLedger(path).close()
+    readonly = SqliteLedger.__new__(SqliteLedger)
+    readonly.path = str(path)
+    readonly.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    readonly.db.row_factory = sqlite3.Row
+    import threading
+
+    readonly._lock = threading.Lock()
+    with pytest.raises(LedgerError, match="cannot write to ledger"):
+        readonly.process(engine, post("p1", "笨蛋"))
+    assert SqliteLedger(path).verdicts() == []
