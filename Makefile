@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/policy scan examples/posts.jsonl --summary
+	bash examples/walkthrough.sh
 
 test: $(STAMP)
 	$(BIN)/ruff check policy tests benchmarks

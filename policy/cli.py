@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
+from . import cli_ledger
 from .coverage import coverage
-from .diagnostics import Diagnostic, PolicyError, _display_width, sort_key
+from .diagnostics import Diagnostic, PolicyError, sort_key
 from .engine import Built, Engine, build
 from .examples import run_examples
 from .measure import DEFAULT_MAPPING, Report, parse_mapping
 from .measure import render as render_report
 from .post import Post, PostError
+from .render import render_verdict
 from .sources import SourceError
+from .store import LedgerError, SqliteLedger
 from .verdict import Verdict
 
 OK, FOUND, FAILED = 0, 1, 2
@@ -50,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="posts, one JSON object a line ('-' for standard input)")
     p.add_argument("--format", choices=("json", "human"), default="json")
     p.add_argument("--summary", action="store_true", help="print a summary to stderr at the end")
+    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="PATH",
+                   help="record verdicts, strikes and sanctions in this ledger (default: $POLICY_DB)")
     policy_option(p)
 
     p = sub.add_parser("lint", help="check policy files and report every problem")
@@ -76,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", help="run the examples inside every rule")
     p.add_argument("paths", nargs="*", help="policy folders or files (default: the bundled convention)")
     p.add_argument("--verbose", "-v", action="store_true", help="list passing examples too")
+
+    cli_ledger.add_commands(sub, policy_option)
     return parser
 
 
@@ -88,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     try:
         command = {"check": cmd_check, "scan": cmd_scan, "lint": cmd_lint, "test": cmd_test,
-                   "coverage": cmd_coverage, "eval": cmd_eval}[args.command]
+                   "coverage": cmd_coverage, "eval": cmd_eval}.get(args.command)
+        if command is None:
+            return cli_ledger.run(args, out, _engine)
         return command(args, out)
-    except (UsageError, SourceError, PostError) as error:
+    except (UsageError, SourceError, PostError, LedgerError) as error:
         print(f"policy {args.command}: error: {error}", file=sys.stderr)
         return FAILED
     except PolicyError as error:
@@ -123,45 +133,6 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print(render_verdict(verdict, post), file=out)
     return OK if verdict.decision == "allow" else FOUND
-
-
-def render_verdict(verdict: Verdict, post: Post) -> str:
-    """The human form: decision, then each rule with its clause and the exact characters."""
-    lines = [f"{verdict.decision.upper()}  post {verdict.post_id}   policy {verdict.policy_name} "
-             f"{verdict.policy_version}"]
-    for label, group in (("", verdict.violations), ("shadow ", verdict.shadow)):
-        for v in group:
-            lines.append("")
-            lines.append(f"  {label}rule {v.rule} 「{v.title}」  category {v.category} ({v.category_title}), "
-                         f"severity {v.severity}, action {v.action}")
-            for cid, text in v.clauses:
-                lines.append(f"    clause {cid}  {text}")
-            lines.append(f"    why    {v.explanation}")
-            for e in v.evidence:
-                if e.kind == "fact":
-                    lines.append(f"    fact   {e.field} = {e.value}")
-                    continue
-                lines.extend(_highlight(post.text(e.field), e.field, e.start or 0, e.end or 0))
-                what = f"lexicon {e.lexicon}, term {e.term!r}" if e.kind == "lexicon" else f"regex /{e.pattern}/"
-                lines.append(f"           characters {e.start}–{e.end} {e.text!r}  ← {what}")
-            lines.append(f"    source {v.source[0]}:{v.source[1]}")
-    for warning in verdict.warnings:
-        lines.append(f"  warning: {warning}")
-    if not verdict.violations and not verdict.shadow:
-        lines.append("  no rule fired")
-    return "\n".join(lines)
-
-
-def _highlight(text: str, field: str, start: int, end: int, context: int = 30) -> list[str]:
-    lo = max(start - context, 0)
-    hi = min(end + context, len(text))
-    shown = text[lo:hi].replace("\n", "⏎").replace("\t", " ")
-    prefix = "…" if lo > 0 else ""
-    suffix = "…" if hi < len(text) else ""
-    head = f"    {field:<6} {prefix}"
-    lead = _display_width(head) + _display_width(shown[: start - lo])
-    width = max(_display_width(shown[start - lo : end - lo]), 1)
-    return [f"{head}{shown}{suffix}", " " * lead + "^" * width]
 
 
 # ---- reading posts ----------------------------------------------------------------------------
@@ -197,6 +168,15 @@ def _posts(path_text: str):
 
 def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(args)
+    ledger = SqliteLedger(args.db) if args.db else None
+    try:
+        return _scan(args, out, engine, ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _scan(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqliteLedger | None) -> int:
     decisions: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     bad = 0
@@ -209,7 +189,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
             bad += 1
             print(f"{name}:{number}: skipped: {error}", file=sys.stderr)
             continue
-        verdict = engine.check(post)
+        verdict = ledger.process(engine, post) if ledger is not None else engine.check(post)
         decisions[verdict.decision] += 1
         rules.update(v.rule for v in verdict.violations)
         if args.format == "json":

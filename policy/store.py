@@ -78,7 +78,8 @@ def _now() -> datetime:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """The one time format of the ledger (the verdict's own): UTC, milliseconds, so strings sort as times."""
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse(text: str) -> datetime:
@@ -249,7 +250,9 @@ class SqliteLedger(Ledger):
         self._insert_sanction(post.user_id, verdict.verdict_id, post.id, sanction, stamp, None, actor)
 
     def _insert_sanction(self, user: str, verdict_id: str, post_id: str, sanction: Sanction, starts: str,
-                         replaces: int | None, actor: str) -> int:
+                         replaces: int | None, actor: str, audit_at: str | None = None) -> int:
+        """A sanction counts from ``starts`` (its verdict's time); the audit row is dated
+        when the change is made (``audit_at``), so the chain stays in time order."""
         ends = None
         if sanction.days is not None:
             ends = _iso(_parse(starts) + timedelta(days=sanction.days))
@@ -262,7 +265,7 @@ class SqliteLedger(Ledger):
         sanction_id = int(cursor.lastrowid or 0)
         self._audit(actor, "sanction.created", str(sanction_id),
                     {"user": user, "post": post_id, "step": sanction.step, "status": sanction.status,
-                     "holds": [h[0] for h in sanction.holds], "replaces": replaces}, starts)
+                     "holds": [h[0] for h in sanction.holds], "replaces": replaces}, audit_at or starts)
         return sanction_id
 
     def _active_strikes(self, user: str, before: str | None = None, exclude: set[str] | None = None) -> list[Strike]:
@@ -449,7 +452,7 @@ class SqliteLedger(Ledger):
                 changed = _with_step(current.detail, target, ACTIVE, f"reviewer {reviewer} changed it to {target.name}")
                 self._set_sanction(sanction_id, "superseded", reviewer, stamp)
                 new_id = self._insert_sanction(current.user_id, current.verdict_id, current.post_id, changed,
-                                               current.starts_at, sanction_id, reviewer)
+                                               current.starts_at, sanction_id, reviewer, stamp)
                 self._activate_strike(current.post_id, reviewer, stamp)
                 self._close_reports(current.post_id, reviewer, stamp)
                 return self.sanction(new_id)
@@ -585,7 +588,7 @@ class SqliteLedger(Ledger):
                                          f"appeal {appeal_id}: reviewer {reviewer} changed it to {target.name}")
                     self._set_sanction(s.sanction_id, "superseded", reviewer, stamp)
                     self._insert_sanction(s.user_id, s.verdict_id, s.post_id, changed, s.starts_at, s.sanction_id,
-                                          reviewer)
+                                          reviewer, stamp)
         return self.appeal_row(appeal_id)
 
     # ---- state changes shared by the decisions ---------------------------------------------------------
@@ -624,7 +627,8 @@ class SqliteLedger(Ledger):
                 continue
             fresh = _with_path(fresh, f"recomputed after the strike of post {removed_post} was removed")
             self._set_sanction(s.sanction_id, "superseded", actor, stamp)
-            self._insert_sanction(s.user_id, s.verdict_id, s.post_id, fresh, s.starts_at, s.sanction_id, actor)
+            self._insert_sanction(s.user_id, s.verdict_id, s.post_id, fresh, s.starts_at, s.sanction_id, actor,
+                                  stamp)
 
     @staticmethod
     def _step(engine: Engine, name: str | None):

@@ -109,6 +109,29 @@ class Verdict:
             "warnings": list(self.warnings),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        """Read back what ``to_dict`` wrote (the ledger stores verdicts as JSON)."""
+        from .ladder import Sanction
+
+        def violation(v: dict[str, Any]) -> Violation:
+            evidence = tuple(Evidence(
+                e["field"], e["kind"], e.get("start"), e.get("end"), e.get("text"), e.get("lexicon"), e.get("term"),
+                e.get("normalized"), tuple(e.get("tags", ())), e.get("pattern"), e.get("value"),
+            ) for e in v["evidence"])
+            return Violation(v["rule"], v["title"], v["category"], v["category_title"],
+                             tuple((c["id"], c["text"]) for c in v["clauses"]), v["severity"], v["mode"], v["action"],
+                             v["explanation"], evidence, (v["source"]["path"], v["source"]["line"]))
+
+        return cls(
+            verdict_id=data["verdict_id"], post_id=data["post_id"], user_id=data["user_id"],
+            checked_at=data["checked_at"], policy_name=data["policy"]["name"],
+            policy_version=data["policy"]["version"], decision=data["decision"],
+            violations=tuple(violation(v) for v in data["violations"]),
+            shadow=tuple(violation(v) for v in data["shadow"]), warnings=tuple(data["warnings"]),
+            sanction=Sanction.from_dict(data["sanction"]) if data.get("sanction") else None,
+        )
+
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent,
                           separators=None if indent else (",", ":"))

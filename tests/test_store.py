@@ -80,6 +80,8 @@ def test_strikes_escalate_and_an_overturn_corrects_the_whole_history(engine, led
     assert "recomputed after the strike of post p0 was removed" in ledger.sanctions(user="u1")[-1].detail.path
     assert ledger.appeal_row(appeal).outcome == "overturn"
     assert ledger.verify_audit().ok
+    times = [row["at"] for row in ledger.audit_rows() if row["actor"] != "admin"]  # reviewers: added today
+    assert times == sorted(times)  # recomputed sanctions are audited when recomputed
 
 
 def test_a_permanent_sanction_needs_two_distinct_reviewers(engine, ledger):

@@ -1,0 +1,104 @@
+"""A reviewer's whole workflow through the command line, on a ledger the scan filled."""
+
+import json
+import sqlite3
+
+import pytest
+
+from policy.cli import main
+
+from .conftest import write_policy
+from .test_store import RULES
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    policy = write_policy(tmp_path / "policy", RULES)
+    posts = tmp_path / "posts.jsonl"
+    rows = [{"id": f"p{i}", "body": "你个笨蛋", "author": {"id": "u1"}} for i in range(3)]
+    rows.append({"id": "q1", "body": "今天天气不错", "author": {"id": "u2"}})
+    rows.append({"id": "q2", "body": "笨蛋", "author": {"id": "u3", "protected": True}})
+    posts.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setenv("POLICY_DB", str(tmp_path / "ledger.db"))
+    return str(policy), str(posts), tmp_path / "ledger.db"
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_reviewer_finds_an_appeal_overturns_it_and_sees_the_standing_corrected(capsys, setup):
+    policy, posts, db = setup
+    assert run(capsys, "scan", "--policy", policy, posts)[0] == 0
+    code, out, _ = run(capsys, "history", "u1")
+    assert "3 active strike(s)" in out and "d15" in out
+
+    run(capsys, "reviewer", "add", "alice")
+    code, out, _ = run(capsys, "appeals", "file", "--post", "p0", "--user", "u1", "--reason", "不是骂人")
+    assert code == 0 and "appeal 1 filed" in out
+    code, out, _ = run(capsys, "appeals", "list", "--status", "open", "--user", "u1")
+    assert "appeal 1" in out and "post p0" in out and "1 appeal(s)" in out
+    assert "0 appeal(s)" in run(capsys, "appeals", "list", "--rule", "r.threat")[1]
+
+    code, out, _ = run(capsys, "appeals", "show", "1", "--policy", policy)
+    assert "characters 2–4 '笨蛋'" in out  # the evidence, highlighted
+    assert "normalized body: 你个笨蛋" in out
+    assert '| rule r.insult "谩骂"' in out  # the rule as it stood, from the stored policy version
+    assert "clause 一.2.6" in out and "ladder severity 1 starts at d1" in out
+    assert "would still flag it: r.insult" in out
+
+    code, out, _ = run(capsys, "appeals", "decide", "1", "overturn", "--reviewer", "alice", "--reason", "自嘲",
+                       "--policy", policy)
+    assert code == 0 and "overturn by alice" in out
+    assert "2 active strike(s)" in out and "d1 (sanction" in out and "d7 (sanction" in out
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 0 and "audit chain verifies" in out
+
+
+def test_the_review_queue_through_the_cli(capsys, setup):
+    policy, posts, db = setup
+    run(capsys, "scan", "--policy", policy, posts)
+    run(capsys, "reviewer", "add", "bob")
+    run(capsys, "report", "q1", "--reporter", "r9", "--reason", "阴阳怪气")
+    code, out, _ = run(capsys, "review", "list")
+    assert "受保护作者" in out and "Rq1" in out and "2 case(s) waiting" in out
+    case = next(line.split()[0] for line in out.splitlines() if line.startswith("S"))
+    code, out, _ = run(capsys, "review", "show", case)
+    assert "held   protected: 受保护作者" in out
+    code, out, err = run(capsys, "review", "decide", case, "approve", "--reviewer", "eve", "--reason", "x",
+                         "--policy", policy)
+    assert code == 2 and "unknown reviewer 'eve'" in err
+    code, out, _ = run(capsys, "review", "decide", case, "approve", "--reviewer", "bob", "--reason", "确认",
+                       "--policy", policy)
+    assert code == 0 and "active" in out
+    code, out, _ = run(capsys, "review", "decide", "Rq1", "dismiss", "--reviewer", "bob", "--reason", "正常评论",
+                       "--policy", policy)
+    assert "dismissed" in out
+    assert "0 case(s) waiting" in run(capsys, "review", "list")[1]
+
+
+def test_a_tampered_chain_is_named_by_row(capsys, setup):
+    policy, posts, db = setup
+    run(capsys, "scan", "--policy", policy, posts)
+    connection = sqlite3.connect(db)
+    connection.execute("UPDATE audit SET actor = 'someone' WHERE seq = 4")
+    connection.commit()
+    connection.close()
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 1
+    assert "audit chain BROKEN at row 4: its content does not match its hash" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["history", "u1"], "no ledger given"),
+    (["appeals", "show", "7"], "no appeal 7"),
+    (["appeals", "file", "--post", "nope", "--reason", "x"], "no verdict for post 'nope'"),
+    (["review", "decide", "S1", "approve"], "needs --reviewer and --reason"),
+])
+def test_ledger_mistakes_get_a_message_and_exit_2(capsys, setup, monkeypatch, args, message):
+    if args[0] == "history":
+        monkeypatch.delenv("POLICY_DB")
+    code, _, err = run(capsys, *args)
+    assert code == 2 and message in err and "Traceback" not in err
