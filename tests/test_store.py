@@ -159,3 +159,36 @@ def test_a_read_only_ledger_gives_a_clear_error_and_writes_nothing(engine, tmp_p
     with pytest.raises(LedgerError, match="cannot write to ledger"):
         readonly.process(engine, post("p1", "笨蛋"))
     assert SqliteLedger(path).verdicts() == []
+
+
+def test_two_workers_recording_the_same_user_count_every_strike(engine, tmp_path):
+    """Separate connections, as separate pipeline workers would have, writing at once."""
+    import threading
+
+    path = tmp_path / "shared.db"
+    SqliteLedger(path).close()
+    errors = []
+
+    def worker(name):
+        ledger = SqliteLedger(path)
+        try:
+            for i in range(10):
+                ledger.process(engine, post(f"{name}-{i}", "你个笨蛋"))
+        except Exception as error:  # noqa: BLE001 - surfaced below
+            errors.append(error)
+        finally:
+            ledger.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    ledger = SqliteLedger(path)
+    assert len(ledger.strikes("u1")) == 20
+    counted = sorted(s.detail.strikes_counted for s in ledger.sanctions(user="u1"))
+    # as one worker alone would record it: three active strikes, then permanent sanctions held
+    # for review, whose strikes wait (pending) and so do not count
+    assert counted == [0, 1, 2] + [3] * 17
+    assert ledger.verify_audit().ok
