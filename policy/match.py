@@ -9,6 +9,7 @@ Every hit carries its span in the ORIGINAL text, separators included.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .compile import CompiledPolicy, TermEntry
@@ -65,12 +66,18 @@ def _byte_to_char(norm: str, encoded: bytes):
     return positions.__getitem__
 
 
+_SENTENCE_BREAK = re.compile(r"[，。！？；：、,!?;:\n\r\u2028\u2029]")
+"""Sentence punctuation ends a word: no term spans it ("他太傻，逼得我…" is not 傻逼)."""
+
+
 def _neighbour_is_word(ch: str, table: Table) -> bool:
     return any(is_word_char(c) for c in table.lookup(ch))
 
 
 def _passes_word_tests(entry: TermEntry, a: int, b: int, m: Mapped, text: str, table: Table) -> bool:
     start, end = m.starts[a], m.ends[b - 1]
+    if b - a > 1 and _SENTENCE_BREAK.search(text, start, end):
+        return False
     if entry.word_start and start > 0 and _neighbour_is_word(text[start - 1], table):
         return False
     if entry.word_end and end < len(text) and _neighbour_is_word(text[end], table):

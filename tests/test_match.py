@@ -62,6 +62,13 @@ def test_latin_terms_match_whole_words_only(tmp_path):
     assert evidence(engine, "你个ＳＢ") == [(2, 4, "sb")]
 
 
+def test_sentence_punctuation_ends_a_word(tmp_path):
+    engine = lexicon_engine(tmp_path, ["傻逼"], options="")
+    assert evidence(engine, "他太傻，逼得我只能自己上") == []
+    assert evidence(engine, "他太傻\n逼得我") == []
+    assert evidence(engine, "你个傻.逼") == [(2, 5, "傻逼")]  # a symbol inside a word is still a disguise
+
+
 def test_leftmost_longest_or_all_hits(tmp_path):
     longest = lexicon_engine(tmp_path / "a", ["大麻", "大麻烦"], options="")
     assert evidence(longest, "大麻烦") == [(0, 3, "大麻烦")]
