@@ -156,10 +156,13 @@ def _traditional_map() -> dict[str, str]:
         converted = opencc.OpenCC(config).convert(joined).split("\n")
         if len(converted) != len(chars):
             continue
-        for before, after in zip(chars, converted, strict=False):
+        for before, after in zip(chars, converted, strict=True):
             if after != before and len(after) == 1:
                 mapping[before] = after
-    return mapping
+    # A character that is itself the simplified form of another stays as it is: without
+    # context, t2s would turn the simplified 么 (什么) into 幺 and 著 (著名) into 着.
+    simplified = set(mapping.values())
+    return {before: after for before, after in mapping.items() if before not in simplified}
 
 
 _SEPARATOR_CATEGORIES = frozenset(

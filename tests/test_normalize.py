@@ -23,6 +23,7 @@ def n(text: str, table=DEFAULT) -> str:
 def test_each_step_undoes_its_disguise():
     assert n("ＳＢ") == "sb"  # width, case
     assert n("傻逼們說話") == "傻逼们说话"  # traditional, character by character
+    assert n("什麼著名") == "什么著名"  # 么 and 著 are simplified already: never folded further
     assert n("①⑨９") == "199"  # digits
     assert n("Ⓕ𝐔𝕔🅺") == "fuck"  # enclosed and styled letters
     assert n("саsh") == "cash"  # Cyrillic look-alikes
