@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 import lark
 from lark import Token, Tree
@@ -40,11 +41,33 @@ _TOKEN_NAMES = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> lark.Lark:
+@functools.lru_cache(maxsize=2)
+def _parser(keep_comments: bool = False) -> lark.Lark:
     with open(grammar_path(), encoding="utf-8") as f:
         grammar = f.read()
-    return lark.Lark(grammar, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False)
+    options: dict = {}
+    if keep_comments:
+        options["lexer_callbacks"] = {"COMMENT": _COMMENTS.append}
+    return lark.Lark(grammar, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False,
+                     **options)
+
+
+_COMMENTS: list[Token] = []
+"""Filled by the comment-keeping parser's lexer callback; guarded by _COMMENT_LOCK."""
+_COMMENT_LOCK = threading.Lock()
+
+
+def parse_tree_with_comments(text: str) -> tuple[Tree, list[Token]]:
+    """lark's own tree and the comments the parser skips, for the formatter.
+
+    Raises lark's exceptions on a syntax error: format only what ``parse`` accepts."""
+    with _COMMENT_LOCK:
+        _COMMENTS.clear()
+        try:
+            tree = _parser(True).parse(text)
+            return tree, list(_COMMENTS)
+        finally:
+            _COMMENTS.clear()
 
 
 def parse(text: str, path: str = "<string>") -> tuple[s.PolicyFile, list[Diagnostic]]:
