@@ -21,6 +21,8 @@ from .coverage import coverage
 from .diagnostics import Diagnostic, PolicyError, sort_key
 from .engine import Built, Engine, build
 from .examples import run_examples
+from .explain import UnknownRule, explain
+from .explain import render as render_explanation
 from .measure import DEFAULT_MAPPING, Report, parse_mapping
 from .measure import render as render_report
 from .post import Post, PostError
@@ -47,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check one post and explain the verdict")
     p.add_argument("text", help="the post's body")
     p.add_argument("--title", default=None, help="the post's title")
+    p.add_argument("--format", choices=("human", "json"), default="human")
+    policy_option(p)
+
+    p = sub.add_parser("explain", help="why a rule fires on a post, or why not, step by step")
+    p.add_argument("text", nargs="?", help="the post's body (or --post with --db)")
+    p.add_argument("--rule", required=True, help="the rule to explain")
+    p.add_argument("--title", default=None, help="the post's title")
+    p.add_argument("--post", help="explain a post recorded in the ledger")
+    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="PATH", help="the ledger for --post")
     p.add_argument("--format", choices=("human", "json"), default="human")
     policy_option(p)
 
@@ -96,11 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     try:
         command = {"check": cmd_check, "scan": cmd_scan, "lint": cmd_lint, "test": cmd_test,
-                   "coverage": cmd_coverage, "eval": cmd_eval}.get(args.command)
+                   "coverage": cmd_coverage, "eval": cmd_eval, "explain": cmd_explain}.get(args.command)
         if command is None:
             return cli_ledger.run(args, out, _engine)
         return command(args, out)
-    except (UsageError, SourceError, PostError, LedgerError) as error:
+    except (UsageError, SourceError, PostError, LedgerError, UnknownRule) as error:
         print(f"policy {args.command}: error: {error}", file=sys.stderr)
         return FAILED
     except PolicyError as error:
@@ -133,6 +144,33 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print(render_verdict(verdict, post), file=out)
     return OK if verdict.decision == "allow" else FOUND
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    engine = _engine(args)
+    if args.post:
+        if not args.db:
+            raise UsageError("--post needs the ledger: pass --db PATH or set POLICY_DB")
+        ledger = SqliteLedger(args.db)
+        try:
+            post = ledger.post(args.post)
+        finally:
+            ledger.close()
+    elif args.text is not None:
+        fields = {"id": "cli", "body": args.text}
+        if args.title is not None:
+            fields["title"] = args.title
+        post = Post.from_dict(fields)
+    else:
+        raise UsageError("give the post's text, or --post ID with --db")
+    explanation = explain(engine, args.rule, post)
+    if args.format == "json":
+        json.dump({"rule": args.rule, "fires": explanation.fired, "normalized": explanation.normalized,
+                   "condition": explanation.root.as_dict()}, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        print(render_explanation(explanation), file=out)
+    return OK if not explanation.fired else FOUND
 
 
 # ---- reading posts ----------------------------------------------------------------------------

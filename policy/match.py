@@ -27,9 +27,11 @@ class Hit:
     end: int
 
 
-def scan(policy: CompiledPolicy, field: str, text: str, normalized: dict, mapped: dict) -> dict[int, list[Hit]]:
+def scan(policy: CompiledPolicy, field: str, text: str, normalized: dict, mapped: dict,
+         dropped: list | None = None) -> dict[int, list[Hit]]:
     """Deny hits of ``text`` by lexicon index.  ``normalized`` and ``mapped`` cache,
-    per (field, profile), the normalized text and its offset map for this check."""
+    per (field, profile), the normalized text and its offset map for this check.
+    ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``)."""
     automaton = policy.automaton
     if automaton is None or not text:
         return {}
@@ -52,7 +54,7 @@ def scan(policy: CompiledPolicy, field: str, text: str, normalized: dict, mapped
                     raw.append((end - len(entry.key), end, entry))
     if not raw:
         return {}
-    return _refine(policy, field, text, raw, mapped)
+    return _refine(policy, field, text, raw, mapped, dropped)
 
 
 def _byte_to_char(norm: str, encoded: bytes):
@@ -74,60 +76,76 @@ def _neighbour_is_word(ch: str, table: Table) -> bool:
     return any(is_word_char(c) for c in table.lookup(ch))
 
 
-def _passes_word_tests(entry: TermEntry, a: int, b: int, m: Mapped, text: str, table: Table) -> bool:
+def _word_test_failure(entry: TermEntry, a: int, b: int, m: Mapped, text: str, table: Table) -> str | None:
+    """Why a raw hit is not a real one, or None when it is."""
     start, end = m.starts[a], m.ends[b - 1]
     if b - a > 1 and _SENTENCE_BREAK.search(text, start, end):
-        return False
+        return "spans sentence punctuation"
     if entry.word_start and start > 0 and _neighbour_is_word(text[start - 1], table):
-        return False
+        return "not a whole word (a letter or digit before it)"
     if entry.word_end and end < len(text) and _neighbour_is_word(text[end], table):
-        return False
+        return "not a whole word (a letter or digit after it)"
     if not entry.latin_pairs:
-        return True
+        return None
     gaps = [m.starts[a + i + 1] > m.ends[a + i] for i in entry.latin_pairs]
     if not any(gaps):
-        return True
+        return None
     if not all(gaps):
-        return False  # "s ex" is not "sex": Latin letters are either all spaced out or none
+        return "letters only partly spaced out"  # "s ex" is not "sex"
     # Spaced-out letters ("s.b.c"): the hit must not be part of a longer spaced-out word.
     if entry.word_start and a > 0 and is_word_char(m.text[a - 1]) and not text[m.ends[a - 1]:start].isspace():
-        return False
+        return "part of a longer spaced-out word"
     if entry.word_end and b < len(m.text) and is_word_char(m.text[b]) and not text[end:m.starts[b]].isspace():
-        return False
-    return True
+        return "part of a longer spaced-out word"
+    return None
 
 
-def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict) -> dict[int, list[Hit]]:
+def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict,
+            dropped: list | None) -> dict[int, list[Hit]]:
     deny: list[Hit] = []
     allow: list[tuple[int, int, int]] = []
     for a, b, entry in raw:
         table = table_for(policy.profiles[entry.profile])
         m = mapped_text(text, table, mapped, (field, policy.profiles[entry.profile]))
-        if not _passes_word_tests(entry, a, b, m, text, table):
-            continue
+        failure = _word_test_failure(entry, a, b, m, text, table)
         start, end = m.original_span(a, b)
+        if failure is not None:
+            if dropped is not None:
+                dropped.append((Hit(field, entry.lexicon, entry.text, entry.key, entry.tags, start, end), failure))
+            continue
         if policy.lexicons[entry.lexicon].is_allow:
             allow.append((start, end, entry.lexicon))
         else:
             deny.append(Hit(field, entry.lexicon, entry.text, entry.key, entry.tags, start, end))
     if allow:
-        deny = [h for h in deny if not _suppressed(h, allow, policy)]
+        kept = []
+        for hit in deny:
+            by = _suppressed(hit, allow, policy)
+            if by is None:
+                kept.append(hit)
+            elif dropped is not None:
+                dropped.append((hit, f"inside a hit of allow list '{policy.lexicons[by].name}'"))
+        deny = kept
     by_lexicon: dict[int, list[Hit]] = {}
     for hit in sorted(deny, key=lambda h: (h.lexicon, h.start, -(h.end - h.start), h.key)):
         by_lexicon.setdefault(hit.lexicon, []).append(hit)
     for index, hits in by_lexicon.items():
         if not policy.lexicons[index].all_hits:
             by_lexicon[index] = _leftmost_longest(hits)
+            if dropped is not None:
+                dropped.extend((h, "overlapped by a longer hit of its lexicon") for h in hits
+                               if h not in by_lexicon[index])
     return by_lexicon
 
 
-def _suppressed(hit: Hit, allow: list[tuple[int, int, int]], policy: CompiledPolicy) -> bool:
+def _suppressed(hit: Hit, allow: list[tuple[int, int, int]], policy: CompiledPolicy) -> int | None:
+    """The allow list whose hit covers ``hit``, if any."""
     for start, end, lexicon in allow:
         if start <= hit.start and hit.end <= end:
             covers = policy.lexicons[lexicon].suppresses
             if covers is None or hit.lexicon in covers:
-                return True
-    return False
+                return lexicon
+    return None
 
 
 def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
