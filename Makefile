@@ -19,6 +19,7 @@ test: $(STAMP)
 	$(BIN)/ruff check policy tests benchmarks
 	$(BIN)/policy lint conventions
 	$(BIN)/policy test conventions
+	$(BIN)/policy coverage conventions > /dev/null
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)

@@ -12,6 +12,7 @@ import difflib
 import math
 import re
 import string
+import unicodedata
 from dataclasses import dataclass, field
 
 import regex
@@ -298,6 +299,12 @@ class _Checker:
                        help="a term of only spaces, punctuation or symbols can never match; "
                             "remove it or turn off the `separators` step for this lexicon")
             return
+        lost = [ch for ch in text if unicodedata.category(ch).startswith("S") and not table.lookup(ch)]
+        if lost:
+            self.warn("W405", f"term {text!r} matches as {key!r}: {''.join(lost)!r} is skipped like a separator",
+                      span, help="emoji and symbols are separators; to match an emoji used as a word, use a "
+                                 "regex on the original text (`body matches /…/`) or a lexicon with "
+                                 "`normalize default -separators`")
         terms.append(LoadedTerm(text, key, tags, span))
 
     def _file_failed(self, decl: s.Lexicon, term_file: s.TermFile) -> bool:
