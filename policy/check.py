@@ -63,6 +63,7 @@ class CheckedPolicy:
     rules: list[s.Rule]
     files: list[s.PolicyFile] = field(default_factory=list)
     ladder: s.Ladder | None = None
+    brake: s.Brake | None = None
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,30 @@ class _Checker:
                                "policy has no ladder", rule.sanction.span, help="declare `ladder \"...\" { ... }`")
                 else:
                     self.resolve_step(rule.sanction, steps)
+        brakes = [d for d in decls if isinstance(d, s.Brake)]
+        for extra in brakes[1:]:
+            self.error("E206", "a second brake is declared", extra.span,
+                       help=f"a policy has one brake; the first is at {brakes[0].span}")
+        brake = brakes[0] if brakes else None
+        if brake is not None:
+            self.check_brake(brake)
         return CheckedPolicy(conventions[0] if conventions else None, clauses, categories, lexicons,
-                             list(rules.values()), self.files, ladder)
+                             list(rules.values()), self.files, ladder, brake)
+
+    def check_brake(self, brake: s.Brake) -> None:
+        missing = [name for name, value in (("watch", brake.watch), ("share", brake.share),
+                                            ("minimum", brake.minimum)) if value is None]
+        if missing:
+            self.error("E205", f"the brake needs {', '.join(missing)}", brake.span,
+                       help="write `watch 7 days`, `share 5` (percent) and `minimum 50`")
+        if brake.watch is not None and brake.watch.unit.text not in ("day", "days"):
+            self.error("E114", f"unknown unit '{brake.watch.unit.text}'", brake.watch.unit.span,
+                       help="the watch window is in days: `watch 7 days`")
+        if brake.share is not None and not 0 < brake.share <= 100:
+            self.error("E118", f"share {brake.share:g} is not a percentage between 0 and 100", brake.span,
+                       help="`share 5` trips a rule that matches more than 5% of the posts checked")
+        if brake.minimum is not None and brake.minimum < 1:
+            self.error("E118", "the minimum must be at least 1 match", brake.span)
 
     # ---- the ladder -----------------------------------------------------------------
     def resolve_step(self, name: s.Name, steps: dict) -> None:

@@ -76,6 +76,28 @@ def add_commands(sub, policy_option) -> None:
     p.add_argument("--format", choices=("human", "json"), default="human")
     db_option(p)
 
+    p = sub.add_parser("status", help="the emergency brake: tripped rules and the rules it watches")
+    p.add_argument("--format", choices=("human", "json"), default="human")
+    db_option(p)
+
+    p = sub.add_parser("brake", help="reset a tripped brake (accept the rule as it now stands)")
+    p.add_argument("action", choices=("reset",))
+    p.add_argument("rule")
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--reason", required=True)
+    db_option(p)
+
+    p = sub.add_parser("revert", help="reverse every sanction a rule produced in a time window")
+    p.add_argument("--rule", required=True)
+    p.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-11-01 or 2026-11-01T08:00:00Z")
+    p.add_argument("--until", help="ISO 8601 time (exclusive)")
+    p.add_argument("--version", help="only sanctions decided by this policy version (sha256:…)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be undone; change nothing")
+    p.add_argument("--reviewer")
+    p.add_argument("--reason")
+    db_option(p)
+    policy_option(p)
+
     p = sub.add_parser("audit", help="verify or print the audit chain")
     p.add_argument("action", choices=("verify", "log"))
     p.add_argument("--tail", type=int, default=20, metavar="N", help="log: the last N rows")
@@ -98,7 +120,8 @@ def run(args: argparse.Namespace, out: TextIO, load_engine) -> int:
     ledger = open_ledger(args)
     try:
         handler = {"reviewer": cmd_reviewer, "report": cmd_report, "review": cmd_review, "appeals": cmd_appeals,
-                   "history": cmd_history, "verdict": cmd_verdict, "audit": cmd_audit}[args.command]
+                   "history": cmd_history, "verdict": cmd_verdict, "audit": cmd_audit, "status": cmd_status,
+                   "brake": cmd_brake, "revert": cmd_revert}[args.command]
         return handler(args, out, ledger, load_engine)
     finally:
         ledger.close()
@@ -306,6 +329,69 @@ def cmd_verdict(args, out, ledger: SqliteLedger, load_engine) -> int:
             print(f"verdict {verdict.verdict_id} at {verdict.checked_at}", file=out)
             print(render_verdict(verdict, ledger.post(verdict.post_id)) + "\n", file=out)
     return OK
+
+
+def cmd_status(args, out, ledger: SqliteLedger, load_engine) -> int:
+    status = ledger.brake_status()
+    if args.format == "json":
+        json.dump(status, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return FOUND if status["tripped"] else OK
+    if status["tripped"]:
+        for b in status["tripped"]:
+            share = 100.0 * b["matched"] / b["checked"] if b["checked"] else 0.0
+            print(f"BRAKE TRIPPED on rule {b['rule']} at {b['tripped_at']}: {b['matched']} of {b['checked']} posts "
+                  f"({share:.1f}%) since it changed; its sanctions are held for review", file=out)
+        print("  a reviewer resets it with `policy brake reset RULE --reviewer NAME --reason TEXT`", file=out)
+    else:
+        print("no brake tripped", file=out)
+    for r in status["rules"][:15]:
+        share = 100.0 * r["matched"] / r["checked"] if r["checked"] else 0.0
+        print(f"  watching {r['rule']:<40} changed {r['first_seen'][:19]}  {r['matched']:>6} of {r['checked']:>7} "
+              f"({share:5.1f}%)  {r['status']}", file=out)
+    for b in status["history"]:
+        if b["status"] == "reset":
+            print(f"  reset    {b['rule']:<40} by {b['reset_by']} at {b['reset_at'][:19]}: {b['reset_reason']}",
+                  file=out)
+    return FOUND if status["tripped"] else OK
+
+
+def cmd_brake(args, out, ledger: SqliteLedger, load_engine) -> int:
+    ledger.reset_brake(args.rule, args.reviewer, args.reason)
+    print(f"brake on rule {args.rule} reset by {args.reviewer}; the rule as it stands is no longer watched", file=out)
+    return OK
+
+
+def cmd_revert(args, out, ledger: SqliteLedger, load_engine) -> int:
+    since, until = _time(args.since), _time(args.until) if args.until else None
+    if not args.dry_run:
+        _need(args, "reviewer", "reason")
+    engine = load_engine(args)
+    done = ledger.revert(engine, args.rule, since, until, args.version, args.reviewer or "", args.reason or "",
+                         dry_run=args.dry_run)
+    verb = "would undo" if args.dry_run else "undid"
+    for s in done:
+        print(f"  {verb} sanction {s.sanction_id:<5} user {s.user_id:<12} post {s.post_id:<12} {s.step:<16} "
+              f"{s.starts_at[:19]}", file=out)
+    users = sorted({s.user_id for s in done})
+    print(f"{verb} {len(done)} sanction(s) of rule {args.rule} for {len(users)} user(s)", file=out)
+    if not args.dry_run:
+        for user in users:
+            _print_standing(out, ledger, user)
+    return OK
+
+
+def _time(text: str) -> str:
+    """An ISO 8601 date or time from the command line, in the ledger's format."""
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise LedgerError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-01 or 2026-11-01T08:00:00Z)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def cmd_audit(args, out, ledger: SqliteLedger, load_engine) -> int:

@@ -87,6 +87,14 @@ class CompiledLadder:
 
 
 @dataclass(frozen=True)
+class CompiledBrake:
+    watch_days: float
+    share: float
+    """Percent of the posts checked since the rule changed."""
+    minimum: int
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     index: int
     id: str
@@ -104,6 +112,9 @@ class CompiledRule:
     source: tuple[str, int]
     examples: tuple[s.Example, ...]
     sanction_step: int | None = None
+    fingerprint: str = ""
+    """A hash of what decides this rule's matches: its text and the terms of the lexicons
+    it reads.  The ledger watches a rule whose fingerprint it first saw recently."""
 
 
 @dataclass
@@ -125,6 +136,7 @@ class CompiledPolicy:
     ladder: CompiledLadder | None = None
     sources: dict[str, str] = field(default_factory=dict)
     """Every rule and term file by path inside the policy: what the ledger keeps per version."""
+    brake: CompiledBrake | None = None
 
 
 def version_of(contents: list[tuple[str, str]]) -> str:
@@ -196,6 +208,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             explain=rule.explain or "{title}：{evidence}", trigger=trigger,
             source=(rule.span.path, rule.span.line), examples=rule.examples,
             sanction_step=step_index[rule.sanction.text] if rule.sanction is not None else None,
+            fingerprint=_fingerprint(rule, checked),
         ))
         if trigger is None:
             always.append(r_index)
@@ -211,7 +224,32 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         clauses={cid: c.text for cid, c in checked.clauses.items()},
         categories={name: (c.title, tuple(ref.text for ref in c.clauses)) for name, c in checked.categories.items()},
         lexicon_index=index_of, ladder=ladder,
+        brake=CompiledBrake(checked.brake.watch.amount, checked.brake.share, checked.brake.minimum)
+        if checked.brake and checked.brake.watch and checked.brake.share and checked.brake.minimum else None,
     )
+
+
+def _fingerprint(rule: s.Rule, checked: CheckedPolicy) -> str:
+    digest = hashlib.sha256(repr(rule).encode("utf-8", "surrogatepass"))  # reprs leave spans out
+    stack: list = [rule.when]
+    names: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (s.AnyOf, s.AllOf)):
+            stack.extend(node.items)
+        elif isinstance(node, s.Not):
+            stack.append(node.item)
+        elif isinstance(node, (s.Has, s.CountHits)):
+            names.add(node.lex.lexicon.text)
+        elif isinstance(node, s.Near):
+            names.update((node.first.lexicon.text, node.second.lexicon.text))
+    allows = {lex.name for lex in checked.lexicons.values()  # allow lists that can suppress its lexicons
+              if lex.is_allow and (lex.suppresses is None or names & set(lex.suppresses))}
+    for name in sorted(names | allows):
+        lex = checked.lexicons[name]
+        for term in sorted((t.key, tuple(sorted(t.tags))) for t in lex.terms):
+            digest.update(repr((name, term)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
 
 
 def _ladder(checked: CheckedPolicy, index_of, regexes, regex_index, scanned) -> CompiledLadder:

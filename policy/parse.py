@@ -26,7 +26,7 @@ from .resources import grammar_path
 MAX_DEPTH = 40
 """Deepest nesting of conditions (parentheses, not, and/or) a rule may use."""
 
-_DECL_START = re.compile(r"^(?:convention|clause|category|lexicon|allow|rule|ladder)\b", re.M)
+_DECL_START = re.compile(r"^(?:convention|clause|category|lexicon|allow|rule|ladder|brake)\b", re.M)
 
 _TOKEN_NAMES = {
     "NAME": "a name",
@@ -323,6 +323,17 @@ class _Build:
             sanction=self.name(sanction) if sanction is not None else None,
             span=self.span(tree),
         )
+
+    def decl_brake(self, tree: Tree) -> s.Brake:
+        title, *rest = tree.children
+        got = self.settings(rest, {"brake_watch": "once", "brake_share": "once", "brake_minimum": "once"})
+        watch = None
+        if "brake_watch" in got:
+            amount, unit = got["brake_watch"][0].children
+            watch = s.Window(self.number(amount), self.name(unit), span=self.span(got["brake_watch"][0]))
+        share = self.number(got["brake_share"][0].children[0]) if "brake_share" in got else None
+        minimum = self.integer(got["brake_minimum"][0].children[0], "minimum") if "brake_minimum" in got else None
+        return s.Brake(self.string(title), watch, share, minimum, span=self.span(tree))
 
     def decl_ladder(self, tree: Tree) -> s.Ladder:
         title, *rest = tree.children

@@ -18,7 +18,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -66,6 +66,15 @@ MIGRATIONS: list[tuple[int, str]] = [
     INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '""" + GENESIS + """');
     """),
 ]
+MIGRATIONS.append((2, """
+    CREATE TABLE rule_versions (rule TEXT NOT NULL, fingerprint TEXT NOT NULL, first_seen TEXT NOT NULL,
+                                checked INTEGER NOT NULL DEFAULT 0, matched INTEGER NOT NULL DEFAULT 0,
+                                status TEXT NOT NULL DEFAULT 'watched', PRIMARY KEY (rule, fingerprint));
+    CREATE TABLE brakes (brake_id INTEGER PRIMARY KEY, rule TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                         tripped_at TEXT NOT NULL, checked INTEGER NOT NULL, matched INTEGER NOT NULL,
+                         status TEXT NOT NULL, reset_by TEXT, reset_at TEXT, reset_reason TEXT);
+    CREATE INDEX sanctions_post ON sanctions(post_id);
+    """))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -101,6 +110,22 @@ class AuditCheck:
     rows: int
     bad_seq: int | None = None
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class BrakeTrip:
+    """A rule held back: what the platform's callback receives."""
+
+    brake_id: int
+    rule: str
+    fingerprint: str
+    tripped_at: str
+    checked: int
+    matched: int
+
+    @property
+    def share(self) -> float:
+        return 100.0 * self.matched / self.checked if self.checked else 0.0
 
 
 @dataclass(frozen=True)
@@ -161,7 +186,7 @@ class Ledger(Protocol):
     def policy_sources(self, version: str) -> dict[str, str]: ...
     def strikes(self, user: str) -> list[dict]: ...
     def sanctions(self, user: str | None = None, status: str | None = None,
-                  verdict_id: str | None = None) -> list[SanctionRow]: ...
+                  verdict_id: str | None = None, post_id: str | None = None) -> list[SanctionRow]: ...
     def standing(self, user: str, at: datetime | None = None) -> dict: ...
     def add_reviewer(self, name: str, actor: str = "admin") -> None: ...
     def audit_rows(self) -> list[dict]: ...
@@ -169,8 +194,10 @@ class Ledger(Protocol):
 
 
 class SqliteLedger:
-    def __init__(self, path: str | Path, timeout: float = 30.0):
+    def __init__(self, path: str | Path, timeout: float = 30.0,
+                 on_brake: Callable[[BrakeTrip], None] | None = None):
         self.path = str(path)
+        self.on_brake = on_brake
         try:
             self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
@@ -180,6 +207,7 @@ class SqliteLedger:
         except sqlite3.Error as error:
             raise LedgerError(f"cannot open ledger {self.path!r}: {error}") from None
         self._lock = threading.Lock()
+        self._registered: str | None = None
         self.migrate()
 
     def close(self) -> None:
@@ -239,11 +267,116 @@ class SqliteLedger:
 
         The same post processed again is recorded again but never adds a strike."""
         when = at or _now()
+        trips: list[BrakeTrip] = []
         with self._write():
             history = self._active_strikes(post.user_id) if post.user_id else []
             verdict = engine.check(post, checked_at=when, history=history)
+            if engine.policy.brake is not None:
+                verdict = self._apply_brake(engine, verdict, trips)
             self._record(engine, post, verdict, actor="engine")
+        for trip in trips:  # after the commit: the trip is durable before anyone is told
+            if self.on_brake is not None:
+                self.on_brake(trip)
         return verdict
+
+    # ---- the emergency brake ------------------------------------------------------------------
+    def _apply_brake(self, engine: Engine, verdict: Verdict, trips: list[BrakeTrip]) -> Verdict:
+        """Count this check for every watched rule, trip the ones past the thresholds,
+        and hold the sanction of a tripped rule for review."""
+        brake = engine.policy.brake
+        assert brake is not None
+        stamp = verdict.checked_at
+        if self._registered != engine.version:
+            for rule in engine.policy.rules:
+                self.db.execute("INSERT OR IGNORE INTO rule_versions (rule, fingerprint, first_seen) VALUES (?, ?, ?)",
+                                (rule.id, rule.fingerprint, stamp))
+            self._registered = engine.version
+        current = {r.id: r.fingerprint for r in engine.policy.rules}
+        since = _iso(_parse(stamp) - timedelta(days=brake.watch_days))
+        rows = self.db.execute("SELECT rule, fingerprint, checked, matched, status FROM rule_versions "
+                               "WHERE first_seen > ? AND status != 'accepted'", (since,)).fetchall()
+        watched = [r for r in rows if current.get(r["rule"]) == r["fingerprint"]]
+        fired = {v.rule for v in verdict.violations}
+        tripped = set()
+        for row in watched:
+            hit = row["rule"] in fired
+            checked, matched = row["checked"] + 1, row["matched"] + hit
+            self.db.execute("UPDATE rule_versions SET checked = ?, matched = ? WHERE rule = ? AND fingerprint = ?",
+                            (checked, matched, row["rule"], row["fingerprint"]))
+            status = row["status"]
+            if status == "watched" and hit and matched >= brake.minimum and 100.0 * matched / checked > brake.share:
+                status = "tripped"
+                self.db.execute("UPDATE rule_versions SET status = 'tripped' WHERE rule = ? AND fingerprint = ?",
+                                (row["rule"], row["fingerprint"]))
+                cursor = self.db.execute(
+                    "INSERT INTO brakes (rule, fingerprint, tripped_at, checked, matched, status) "
+                    "VALUES (?, ?, ?, ?, ?, 'tripped')", (row["rule"], row["fingerprint"], stamp, checked, matched))
+                trip = BrakeTrip(int(cursor.lastrowid or 0), row["rule"], row["fingerprint"], stamp, checked, matched)
+                self._audit("engine", "brake.tripped", row["rule"],
+                            {"fingerprint": row["fingerprint"], "checked": checked, "matched": matched,
+                             "share": round(trip.share, 2), "threshold": brake.share, "minimum": brake.minimum}, stamp)
+                trips.append(trip)
+            if status == "tripped":
+                tripped.add(row["rule"])
+        if verdict.sanction is None:
+            return verdict
+        return replace(verdict, sanction=_brake_hold(verdict.sanction, tripped))
+
+    def reset_brake(self, rule: str, reviewer: str, reason: str, at: datetime | None = None) -> int:
+        """A reviewer accepts the rule as it now stands: its brake is reset and it is no longer watched.
+        Sanctions it held stay in the review queue for their own decisions."""
+        if not reason.strip():
+            raise LedgerError("a reset needs a reason")
+        stamp = _iso(at or _now())
+        with self._write():
+            self._known_reviewer(reviewer)
+            changed = self.db.execute(
+                "UPDATE brakes SET status = 'reset', reset_by = ?, reset_at = ?, reset_reason = ? "
+                "WHERE rule = ? AND status = 'tripped'", (reviewer, stamp, reason, rule)).rowcount
+            if not changed:
+                raise LedgerError(f"no tripped brake on rule {rule!r}")
+            self.db.execute("UPDATE rule_versions SET status = 'accepted' WHERE rule = ? AND status = 'tripped'",
+                            (rule,))
+            self._audit(reviewer, "brake.reset", rule, {"reason": reason}, stamp)
+        return changed
+
+    def brake_status(self) -> dict:
+        brakes = [dict(r) for r in self.db.execute("SELECT * FROM brakes ORDER BY tripped_at").fetchall()]
+        watched = [dict(r) for r in self.db.execute(
+            "SELECT * FROM rule_versions WHERE status != 'accepted' AND matched > 0 ORDER BY matched DESC").fetchall()]
+        return {"tripped": [b for b in brakes if b["status"] == "tripped"], "history": brakes, "rules": watched}
+
+    # ---- bulk revert --------------------------------------------------------------------------------
+    def revert(self, engine: Engine, rule: str, since: str, until: str | None = None, version: str | None = None,
+               reviewer: str = "", reason: str = "", dry_run: bool = False,
+               at: datetime | None = None) -> list[SanctionRow]:
+        """Reverse every sanction ``rule`` produced in the window (of one policy version when
+        given): each is lifted, its strike removed and the later sanctions it raised recomputed,
+        all audited.  With ``dry_run`` nothing changes; the sanctions are only listed."""
+        clauses = ["s.rule = ?", "s.status IN ('active', 'pending_review')", "s.starts_at >= ?"]
+        args: list = [rule, since]
+        if until is not None:
+            clauses.append("s.starts_at < ?")
+            args.append(until)
+        if version is not None:
+            clauses.append("v.policy_version = ?")
+            args.append(version)
+        query = ("SELECT s.* FROM sanctions s JOIN verdicts v ON v.verdict_id = s.verdict_id WHERE "
+                 + " AND ".join(clauses) + " ORDER BY s.starts_at, s.sanction_id")
+        if dry_run:
+            return [self._sanction_row(r) for r in self.db.execute(query, args).fetchall()]
+        if not reason.strip():
+            raise LedgerError("a revert needs a reason")
+        stamp = _iso(at or _now())
+        with self._write():
+            self._known_reviewer(reviewer)
+            targets = [self._sanction_row(r) for r in self.db.execute(query, args).fetchall()]
+            self._audit(reviewer, "revert.started", rule,
+                        {"since": since, "until": until, "version": version, "reason": reason,
+                         "sanctions": [t.sanction_id for t in targets]}, stamp)
+            for post_id in dict.fromkeys(t.post_id for t in targets):  # by post: recomputing renumbers sanctions
+                self._undo(engine, post_id, reviewer, stamp)
+        return targets
 
     def _record(self, engine: Engine, post: Post, verdict: Verdict, actor: str) -> None:
         stamp = verdict.checked_at
@@ -293,11 +426,16 @@ class SqliteLedger:
                      "holds": [h[0] for h in sanction.holds], "replaces": replaces}, audit_at or starts)
         return sanction_id
 
-    def _active_strikes(self, user: str, before: str | None = None, exclude: set[str] | None = None) -> list[Strike]:
-        rows = self.db.execute("SELECT * FROM strikes WHERE user_id = ? AND status = ? ORDER BY at",
+    def _active_strikes(self, user: str, before_post: str | None = None) -> list[Strike]:
+        """The user's counting strikes; with ``before_post``, only those recorded before that
+        post's own strike (recording order, not the clock: several can share a millisecond)."""
+        rows = self.db.execute("SELECT * FROM strikes WHERE user_id = ? AND status = ? ORDER BY strike_id",
                                (user, ACTIVE)).fetchall()
-        return [Strike(r["post_id"], r["verdict_id"], r["rule"], r["severity"], _parse(r["at"])) for r in rows
-                if (before is None or r["at"] < before) and (not exclude or r["post_id"] not in exclude)]
+        if before_post is not None:
+            own = self.db.execute("SELECT strike_id FROM strikes WHERE post_id = ?", (before_post,)).fetchone()
+            if own is not None:
+                rows = [r for r in rows if r["strike_id"] < own["strike_id"]]
+        return [Strike(r["post_id"], r["verdict_id"], r["rule"], r["severity"], _parse(r["at"])) for r in rows]
 
     # ---- lookups ---------------------------------------------------------------------------
     def verdict(self, verdict_id: str) -> dict:
@@ -333,9 +471,10 @@ class SqliteLedger:
         return [dict(r) for r in rows]
 
     def sanctions(self, user: str | None = None, status: str | None = None,
-                  verdict_id: str | None = None) -> list[SanctionRow]:
+                  verdict_id: str | None = None, post_id: str | None = None) -> list[SanctionRow]:
         clauses, args = [], []
-        for column, value in (("user_id", user), ("status", status), ("verdict_id", verdict_id)):
+        for column, value in (("user_id", user), ("status", status), ("verdict_id", verdict_id),
+                              ("post_id", post_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
@@ -602,10 +741,7 @@ class SqliteLedger:
             if outcome == "overturn":
                 post_id = self.db.execute("SELECT post_id FROM verdicts WHERE verdict_id = ?",
                                           (appeal.verdict_id,)).fetchone()["post_id"]
-                for s in live:
-                    self._set_sanction(s.sanction_id, "lifted", reviewer, stamp)
-                self._remove_strike(post_id, reviewer, stamp)
-                self._recompute_after(engine, post_id, reviewer, stamp)
+                self._undo(engine, post_id, reviewer, stamp)
             elif outcome == "modify":
                 target = self._step(engine, step)
                 for s in live:
@@ -636,24 +772,65 @@ class SqliteLedger:
                            (post_id,)).rowcount:
             self._audit(actor, "reports.closed", post_id, {}, stamp)
 
-    def _recompute_after(self, engine: Engine, removed_post: str, actor: str, stamp: str) -> None:
-        """Re-derive every later sanction whose step the removed strike had raised.
+    def _undo(self, engine: Engine, post_id: str, actor: str, stamp: str) -> None:
+        """Lift the post's sanctions, remove its strike, recompute what that strike raised."""
+        owner = self.db.execute("SELECT user_id FROM posts WHERE post_id = ?", (post_id,)).fetchone()
+        for s in self.sanctions(post_id=post_id):
+            if s.status in (ACTIVE, PENDING):
+                self._set_sanction(s.sanction_id, "lifted", actor, stamp)
+        self._remove_strike(post_id, actor, stamp)
+        if owner is not None and owner["user_id"]:
+            self._recompute_after(engine, owner["user_id"], post_id, actor, stamp)
 
-        Each is re-checked with the author's strikes as they now stand before it,
-        under the current policy; a changed result replaces the old sanction."""
-        affected = [s for s in self.sanctions() if s.status in (ACTIVE, PENDING)
-                    and removed_post in s.detail.counted_posts]
-        for s in affected:
-            post = self.post(s.post_id)
-            history = self._active_strikes(s.user_id, before=s.starts_at)
-            verdict = engine.check(post, checked_at=_parse(s.starts_at), history=history)
-            fresh = verdict.sanction
-            if fresh is None or (fresh.step, fresh.status) == (s.step, s.status):
+    def _recompute_after(self, engine: Engine, user: str, removed_post: str, actor: str, stamp: str) -> None:
+        """Re-derive the user's later sanctions, oldest first, with the strikes as they now stand.
+
+        Removing a strike lowers the steps after it, and a lower step can release a hold
+        (making a pending strike count) that matters to the next one, so every later
+        sanction is re-checked in recording order under the current policy, and its
+        strike follows its new status.  A sanction a reviewer has already decided keeps
+        the reviewer's status; its step can only go down."""
+        removed = self.db.execute("SELECT strike_id FROM strikes WHERE post_id = ?", (removed_post,)).fetchone()
+        if removed is None:
+            return
+        order = {r["post_id"]: r["strike_id"] for r in self.db.execute(
+            "SELECT post_id, strike_id FROM strikes WHERE user_id = ? AND strike_id > ?", (user, removed["strike_id"]))}
+        later = sorted((s for s in self.sanctions(user=user) if s.status in (ACTIVE, PENDING) and s.post_id in order),
+                       key=lambda s: order[s.post_id])
+        for s in later:
+            history = self._active_strikes(user, before_post=s.post_id)
+            fresh = engine.check(self.post(s.post_id), checked_at=_parse(s.starts_at), history=history).sanction
+            if fresh is None:
                 continue
-            fresh = _with_path(fresh, f"recomputed after the strike of post {removed_post} was removed")
-            self._set_sanction(s.sanction_id, "superseded", actor, stamp)
-            self._insert_sanction(s.user_id, s.verdict_id, s.post_id, fresh, s.starts_at, s.sanction_id, actor,
-                                  stamp)
+            fresh = _brake_hold(fresh, self._tripped_rules(by=s.starts_at))
+            if self._reviewed(s.sanction_id):
+                if fresh.level >= s.detail.level:
+                    continue
+                fresh = replace(fresh, status=s.status, holds=s.detail.holds, reviewers_needed=s.reviewers_needed)
+            if (fresh.step, fresh.status) != (s.step, s.status):
+                fresh = _with_path(fresh, f"recomputed after the strike of post {removed_post} was removed")
+                self._set_sanction(s.sanction_id, "superseded", actor, stamp)
+                self._insert_sanction(s.user_id, s.verdict_id, s.post_id, fresh, s.starts_at, s.sanction_id, actor,
+                                      stamp)
+            wanted = ACTIVE if fresh.status == ACTIVE else PENDING
+            if self.db.execute("UPDATE strikes SET status = ? WHERE post_id = ? AND status IN (?, ?) AND status != ?",
+                               (wanted, s.post_id, ACTIVE, PENDING, wanted)).rowcount:
+                self._audit(actor, f"strike.{'activated' if wanted == ACTIVE else 'held'}", s.post_id, {}, stamp)
+
+    def _tripped_rules(self, by: str) -> set[str]:
+        """Rules whose brake had tripped by ``by`` and is still tripped."""
+        rows = self.db.execute("SELECT DISTINCT rule FROM brakes WHERE status = 'tripped' AND tripped_at <= ?", (by,))
+        return {r["rule"] for r in rows}
+
+    def _reviewed(self, sanction_id: int) -> bool:
+        """Whether a reviewer decided this sanction or one it replaced."""
+        current: int | None = sanction_id
+        while current is not None:
+            if self.db.execute("SELECT 1 FROM reviews WHERE sanction_id = ?", (current,)).fetchone():
+                return True
+            row = self.db.execute("SELECT replaces FROM sanctions WHERE sanction_id = ?", (current,)).fetchone()
+            current = row["replaces"] if row else None
+        return False
 
     @staticmethod
     def _step(engine: Engine, name: str | None):
@@ -674,6 +851,15 @@ class SqliteLedger:
 def _with_step(sanction: Sanction, step, status: str, note: str) -> Sanction:
     return replace(sanction, step=step.name, title=step.title, action=step.action, days=step.days,
                    permanent=step.permanent, status=status, path=sanction.path + (note,))
+
+
+def _brake_hold(sanction: Sanction, tripped: set[str]) -> Sanction:
+    """Hold a sanction for review while the brake on its rule is tripped."""
+    if sanction.rule not in tripped or sanction.status == SHADOW or any(h[0] == "brake" for h in sanction.holds):
+        return sanction
+    reason = f"emergency brake: rule {sanction.rule} changed recently and matches far more posts than before"
+    return replace(sanction, status=PENDING, holds=sanction.holds + (("brake", reason),),
+                   reviewers_needed=max(sanction.reviewers_needed, 1))
 
 
 def _with_path(sanction: Sanction, note: str) -> Sanction:

@@ -255,7 +255,16 @@ class Ladder(Node):
     confirms: tuple[Confirm, ...] = ()
 
 
-Decl = Convention | Clause | Category | Lexicon | Rule | Ladder
+@dataclass(frozen=True)
+class Brake(Node):
+    title: str
+    watch: Window | None = None
+    share: float | None = None
+    """Percent of the posts checked since the rule changed."""
+    minimum: int | None = None
+
+
+Decl = Convention | Clause | Category | Lexicon | Rule | Ladder | Brake
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,28 @@ def test_ledger_mistakes_get_a_message_and_exit_2(capsys, setup, monkeypatch, ar
         monkeypatch.delenv("POLICY_DB")
     code, _, err = run(capsys, *args)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_status_brake_reset_and_revert_through_the_cli(capsys, tmp_path, monkeypatch):
+    brake = '\nbrake "制动" {\n  watch 7 days\n  share 5\n  minimum 3\n}\n'
+    policy = str(write_policy(tmp_path / "braked", RULES + brake))
+    posts = tmp_path / "many.jsonl"
+    posts.write_text("".join(json.dumps({"id": f"b{i}", "body": "笨蛋", "author": {"id": f"v{i % 2}"}},
+                                        ensure_ascii=False) + "\n" for i in range(6)), encoding="utf-8")
+    monkeypatch.setenv("POLICY_DB", str(tmp_path / "braked.db"))
+    run(capsys, "scan", "--policy", policy, str(posts))
+    code, out, _ = run(capsys, "status")
+    assert code == 1 and "BRAKE TRIPPED on rule r.insult" in out and "3 of 3 posts (100.0%)" in out
+    run(capsys, "reviewer", "add", "carol")
+    code, out, _ = run(capsys, "brake", "reset", "r.insult", "--reviewer", "carol", "--reason", "intended")
+    assert code == 0 and "reset by carol" in out
+    code, out, _ = run(capsys, "status")
+    assert code == 0 and "no brake tripped" in out and "reset    r.insult" in out
+    code, out, _ = run(capsys, "revert", "--rule", "r.insult", "--since", "2000-01-01", "--dry-run")
+    assert "would undo 6 sanction(s) of rule r.insult for 2 user(s)" in out
+    code, out, _ = run(capsys, "revert", "--rule", "r.insult", "--since", "2000-01-01", "--reviewer", "carol",
+                       "--reason", "rule withdrawn", "--policy", policy)
+    assert code == 0 and "undid 6 sanction(s)" in out and "user v0: 0 active strike(s)" in out
+    assert run(capsys, "audit", "verify")[0] == 0
+    code, _, err = run(capsys, "revert", "--rule", "r.insult", "--since", "yesterday", "--dry-run")
+    assert code == 2 and "not an ISO 8601 time" in err
