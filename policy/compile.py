@@ -8,8 +8,9 @@ UTF-8 is self-synchronising, so a byte match of a whole key always starts and
 ends on character boundaries.
 
 Conditions become small programs (:mod:`policy.evaluate`); each rule also gets
-its *trigger*: the lexicons of which at least one must hit for the rule to be
-true.  A post whose scan finds nothing evaluates only the rules without one.
+its *trigger*: the lexicon sets that must each have a hit for the rule to be
+true.  A rule is evaluated only when every set has a hit, so a rule needing a
+rare term and a common context word stays asleep on posts with only the word.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from . import evaluate as ev
 from . import syntax as s
 from .check import CheckedPolicy, compile_regex
 from .normalize import Profile, is_word_char
+from .prefilter import needs_casefold, required_literals
 
 COMPILER_VERSION = "policy-compiler/1"
 
@@ -87,6 +89,24 @@ class CompiledLadder:
 
 
 @dataclass(frozen=True)
+class Prefilter:
+    """Regex literals as signals, found with the same kind of automaton as lexicon terms.
+
+    Every regex with required literals (see :mod:`policy.prefilter`) gets signal ids,
+    numbered after the lexicons, one per literal and kind of text it reads (original or
+    normalized, case-folded or not).  A post's present signals gate both the rules
+    (through their requirements) and each regex (no literal present: not run)."""
+
+    automata: dict[tuple[bool, bool], ahocorasick.Automaton]
+    """(normalized, casefold) -> automaton over UTF-8 bytes spelled as latin-1; value: signal id."""
+    signals: tuple[frozenset[int] | None, ...]
+    """Per regex: its literals' signals (None: no literal is required, always run)."""
+    fields: tuple[str, ...]
+    """Text fields some prefiltered regex reads."""
+    literals: dict[int, str]
+
+
+@dataclass(frozen=True)
 class CompiledBrake:
     watch_days: float
     share: float
@@ -108,7 +128,8 @@ class CompiledRule:
     tags: tuple[str, ...]
     condition: ev.Node
     explain: str
-    trigger: frozenset[int] | None
+    trigger: tuple[frozenset[int], ...]
+    """Lexicon sets that must each have a hit for the rule to be true; empty: always evaluated."""
     source: tuple[str, int]
     examples: tuple[s.Example, ...]
     sanction_step: int | None = None
@@ -126,6 +147,7 @@ class CompiledPolicy:
     rules: tuple[CompiledRule, ...]
     automaton: ahocorasick.Automaton | None
     regexes: tuple
+    prefilter: Prefilter
     scanned_fields: tuple[str, ...]
     always_rules: tuple[int, ...]
     rules_by_lexicon: dict[int, tuple[int, ...]]
@@ -184,19 +206,38 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     if keys:
         automaton.make_automaton()
 
+    term_keys = {i: [t.key for t in lex.terms] for i, lex in enumerate(checked.lexicons.values())}
     regexes: list = []
     regex_index: dict[s.Regex, int] = {}
     rules: list[CompiledRule] = []
     always: list[int] = []
     by_lexicon: dict[int, list[int]] = {}
     scanned: set[str] = set()
-    ladder = _ladder(checked, index_of, regexes, regex_index, scanned) if checked.ladder else None
+    regex_fields: set[str] = set()
+    ladder = _ladder(checked, index_of, regexes, regex_index, scanned, regex_fields) if checked.ladder else None
     step_index = {step.name: i for i, step in enumerate(ladder.steps)} if ladder else {}
+    signal_ids: dict[tuple[tuple[bool, bool], str], int] = {}
+    regex_signals: dict[int, frozenset[int] | None] = {}
+
+    def signals_of(index: int) -> frozenset[int] | None:
+        if index not in regex_signals:
+            _, node = regexes[index]
+            literals = required_literals(node.pattern, node.flags)
+            if literals is None:
+                regex_signals[index] = None
+            else:
+                kind = (node.normalized, needs_casefold(node.pattern, node.flags))
+                ids = set()
+                for literal in literals:
+                    ids.add(signal_ids.setdefault((kind, literal), len(lexicons) + len(signal_ids)))
+                regex_signals[index] = frozenset(ids)
+        return regex_signals[index]
+
     for r_index, rule in enumerate(checked.rules):
         assert rule.when is not None and rule.category is not None  # guaranteed by the checker
         category = checked.categories[rule.category.text]
-        condition = _program(rule.when, index_of, regexes, regex_index, scanned)
-        trigger = _trigger(rule.when, index_of)
+        condition = _program(rule.when, index_of, regexes, regex_index, scanned, regex_fields)
+        trigger = _requirements(rule.when, index_of, lambda node: signals_of(regex_index[node]))
         clauses = tuple((c.text, checked.clauses[c.text].text) for c in rule.clauses)
         rules.append(CompiledRule(
             index=r_index, id=rule.id.text, title=rule.title, category=category.name.text,
@@ -210,15 +251,16 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             sanction_step=step_index[rule.sanction.text] if rule.sanction is not None else None,
             fingerprint=_fingerprint(rule, checked),
         ))
-        if trigger is None:
+        if not trigger:
             always.append(r_index)
         else:
-            for lex in trigger:
+            for lex in _index_on(trigger, lexicons, {**term_keys, **{i: [lit] for (_, lit), i in signal_ids.items()}}):
                 by_lexicon.setdefault(lex, []).append(r_index)
     title = checked.convention.title if checked.convention else "policy"
     return CompiledPolicy(
         name=title, version=version, profiles=tuple(profiles), lexicons=tuple(lexicons), rules=tuple(rules),
-        automaton=automaton if keys else None, regexes=tuple(regexes),
+        automaton=automaton if keys else None, regexes=tuple(pattern for pattern, _ in regexes),
+        prefilter=_prefilter(signal_ids, [signals_of(i) for i in range(len(regexes))], regex_fields),
         scanned_fields=tuple(sorted(scanned)), always_rules=tuple(always),
         rules_by_lexicon={k: tuple(v) for k, v in by_lexicon.items()},
         clauses={cid: c.text for cid, c in checked.clauses.items()},
@@ -252,12 +294,12 @@ def _fingerprint(rule: s.Rule, checked: CheckedPolicy) -> str:
     return digest.hexdigest()[:16]
 
 
-def _ladder(checked: CheckedPolicy, index_of, regexes, regex_index, scanned) -> CompiledLadder:
+def _ladder(checked: CheckedPolicy, index_of, regexes, regex_index, scanned, regex_fields) -> CompiledLadder:
     decl = checked.ladder
     assert decl is not None
 
     def program(expr: s.Expr) -> ev.Node:
-        return _program(expr, index_of, regexes, regex_index, scanned)
+        return _program(expr, index_of, regexes, regex_index, scanned, regex_fields)
 
     steps = tuple(CompiledStep(st.name.text, st.title, st.action.text,
                                int(st.days) if st.days is not None else None,
@@ -281,12 +323,18 @@ def _tags(ref: s.LexRef) -> frozenset[str] | None:
     return frozenset(t.text for t in ref.tags) or None
 
 
-def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index: dict, scanned: set) -> ev.Node:
+def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index: dict, scanned: set,
+             regex_fields: set) -> ev.Node:
     def rx(node: s.Regex) -> int:
         if node not in regex_index:
             regex_index[node] = len(regexes)
-            regexes.append(compile_regex(node))
+            regexes.append((compile_regex(node), node))
         return regex_index[node]
+
+    def rx_field(name: str, node: s.Regex) -> int:
+        index = rx(node)
+        regex_fields.add(name)
+        return index
 
     def go(e: s.Expr) -> ev.Node:
         if isinstance(e, s.AnyOf):
@@ -306,9 +354,10 @@ def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index:
             scanned.add(e.field.text)
             return ev.CountHits(e.field.text, index_of[e.lex.lexicon.text], _tags(e.lex), e.op, e.value, e.distinct)
         if isinstance(e, s.Matches):
-            return ev.Matches(e.field.text, rx(e.regex), e.regex.normalized, e.regex.pattern)
+            return ev.Matches(e.field.text, rx_field(e.field.text, e.regex), e.regex.normalized, e.regex.pattern)
         if isinstance(e, s.CountMatches):
-            return ev.CountMatches(e.field.text, rx(e.regex), e.regex.normalized, e.regex.pattern, e.op, e.value)
+            return ev.CountMatches(e.field.text, rx_field(e.field.text, e.regex), e.regex.normalized,
+                                   e.regex.pattern, e.op, e.value)
         if isinstance(e, s.Length):
             return ev.Length(e.field.text, e.op, e.value)
         if isinstance(e, s.Compare):
@@ -320,21 +369,58 @@ def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index:
     return go(expr)
 
 
-def _trigger(expr: s.Expr, index_of: dict[str, int]) -> frozenset[int] | None:
-    """Lexicons of which one must hit for ``expr`` to be true, or None if no such set."""
+def _requirements(expr: s.Expr, index_of: dict[str, int], regex_signals) -> tuple[frozenset[int], ...]:
+    """Sets of signals (lexicon hits, regex literals), each of which must be present for
+    ``expr`` to be true.
+
+    An AND of ORs: ``has A and has B near C`` needs {A}, {B} and {C}; ``has A or has B``
+    needs {A, B}; ``matches /(微信|vx)…/`` needs {微信, vx}; a condition that can be true
+    with nothing present needs nothing."""
+    if isinstance(expr, (s.Matches, s.CountMatches)):
+        if isinstance(expr, s.CountMatches) and not (
+                (expr.op == ">" and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)):
+            return ()
+        found = regex_signals(expr.regex)
+        return (found,) if found else ()
     if isinstance(expr, s.Has):
-        return frozenset({index_of[expr.lex.lexicon.text]})
+        return (frozenset({index_of[expr.lex.lexicon.text]}),)
     if isinstance(expr, s.Near):
-        return frozenset({index_of[expr.first.lexicon.text]})
+        return (frozenset({index_of[expr.first.lexicon.text]}), frozenset({index_of[expr.second.lexicon.text]}))
     if isinstance(expr, s.CountHits):
-        needs_hit = (expr.op in (">", "!=") and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)
-        return frozenset({index_of[expr.lex.lexicon.text]}) if needs_hit and expr.op != "!=" else None
+        needs_hit = (expr.op == ">" and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)
+        return (frozenset({index_of[expr.lex.lexicon.text]}),) if needs_hit else ()
     if isinstance(expr, s.AllOf):
-        found = [t for t in (_trigger(i, index_of) for i in expr.items) if t is not None]
-        return min(found, key=len) if found else None
+        found: list[frozenset[int]] = []
+        for item in expr.items:
+            for requirement in _requirements(item, index_of, regex_signals):
+                if requirement not in found:
+                    found.append(requirement)
+        return tuple(found)
     if isinstance(expr, s.AnyOf):
-        parts = [_trigger(i, index_of) for i in expr.items]
-        if any(p is None for p in parts):
-            return None
-        return frozenset().union(*parts)  # type: ignore[arg-type]
-    return None
+        parts = [_requirements(item, index_of, regex_signals) for item in expr.items]
+        if any(not p for p in parts):
+            return ()
+        return (frozenset().union(*(min(p, key=len) for p in parts)),)
+    return ()
+
+
+def _index_on(requirements: tuple[frozenset[int], ...], lexicons: list, terms: dict[int, list[str]]) -> frozenset[int]:
+    """The requirement to index a rule on: the one least likely to hit an ordinary post,
+    judged by its shortest term (one-character terms like 约 are everywhere)."""
+    def rarity(requirement: frozenset[int]) -> tuple:
+        shortest = min((len(k) for lex in requirement for k in terms.get(lex, ())), default=0)
+        return (shortest, -sum(len(terms.get(lex, ())) for lex in requirement))
+
+    return max(requirements, key=rarity)
+
+
+def _prefilter(signal_ids: dict, signals: list, fields: set[str]) -> Prefilter:
+    automata: dict[tuple[bool, bool], ahocorasick.Automaton] = {}
+    for (kind, literal), signal in signal_ids.items():
+        automaton = automata.setdefault(kind, ahocorasick.Automaton())
+        key = literal.encode("utf-8", "surrogatepass").decode("latin-1")
+        automaton.add_word(key, automaton.get(key, ()) + (signal,))
+    for automaton in automata.values():
+        automaton.make_automaton()
+    return Prefilter(automata, tuple(signals), tuple(sorted(fields)),
+                     {signal: literal for (_, literal), signal in signal_ids.items()})

@@ -27,7 +27,7 @@ from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_pol
 from .diagnostics import Diagnostic, PolicyError
 from .evaluate import Context, FactHit, RegexHit
 from .ladder import Strike, decide
-from .match import Hit, scan
+from .match import Hit, raw_lexicons, raw_scan
 from .parse import parse
 from .post import Post, PostError
 from .resources import bundled_convention
@@ -180,20 +180,22 @@ class Engine:
         if size > self.max_chars:
             ctx.warnings.append(f"post has {size} characters, over the limit of {self.max_chars}; not scanned")
             return self._verdict(post, ctx, [], [], checked_at, history)
-        candidates = set(self.policy.always_rules)
+        hit: set[int] = set()  # lexicons with a raw hit and regex literals present: what may fire
         for name in self.policy.scanned_fields:
-            text = post.text(name)
-            if text:
-                found = scan(self.policy, name, text, ctx.normalized, ctx.mapped)
-                if found:
-                    ctx.hits[name] = found
-                    for lexicon in found:
-                        candidates.update(self.policy.rules_by_lexicon.get(lexicon, ()))
+            raw = raw_scan(self.policy, name, post.text(name), ctx.normalized)
+            if raw:
+                ctx.raw[name] = raw
+                hit |= raw_lexicons(self.policy, raw)
+        for name in self.policy.prefilter.fields:
+            hit |= ctx.signals(name)
+        candidates = set(self.policy.always_rules)
+        for lexicon in hit:
+            candidates.update(self.policy.rules_by_lexicon.get(lexicon, ()))
         enforced: list[Violation] = []
         shadow: list[Violation] = []
         for index in sorted(candidates):
             rule = self.policy.rules[index]
-            if rule.condition.test(ctx):
+            if all(requirement & hit for requirement in rule.trigger) and rule.condition.test(ctx):
                 violation = self._violation(rule, ctx, post)
                 (shadow if rule.mode == "shadow" else enforced).append(violation)
         return self._verdict(post, ctx, enforced, shadow, checked_at, history)

@@ -12,6 +12,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .match import refine
 from .normalize import DEFAULT_PROFILE, mapped_text, normalized_text, table_for
 
 if TYPE_CHECKING:
@@ -43,16 +44,47 @@ class Context:
     policy: CompiledPolicy
     post: Post
     regex_timeout: float
+    raw: dict = field(default_factory=dict)
+    """The automaton's raw hits by field (match.raw_scan)."""
     hits: dict[str, dict[int, list[Hit]]] = field(default_factory=dict)
+    """Real hits by field, refined lazily from ``raw`` (only fields a rule reads)."""
     normalized: dict = field(default_factory=dict)
     """Normalized text by (field, profile), shared by the scan and normalized regexes."""
     mapped: dict = field(default_factory=dict)
     """Offset maps by (field, profile), built only when something hit."""
     regex_cache: dict = field(default_factory=dict)
+    present: dict = field(default_factory=dict)
+    """Regex-literal signals present, by field."""
     warnings: list[str] = field(default_factory=list)
 
+    def signals(self, name: str) -> set[int]:
+        """The regex-literal signals present in a field (computed once per check)."""
+        found = self.present.get(name)
+        if found is None:
+            found = set()
+            text = self.post.text(name)
+            if text:
+                table = table_for(DEFAULT_PROFILE)
+                for (is_normalized, casefold), automaton in self.policy.prefilter.automata.items():
+                    subject = normalized_text(text, table, self.normalized, (name, DEFAULT_PROFILE)) \
+                        if is_normalized else text
+                    if casefold:
+                        subject = subject.casefold()
+                    for _, ids in automaton.iter(subject.encode("utf-8", "surrogatepass").decode("latin-1")):
+                        found.update(ids)
+            self.present[name] = found
+        return found
+
+    def field_hits(self, name: str) -> dict[int, list[Hit]]:
+        """Real hits of a field by lexicon, refined from its raw hits on first use."""
+        found = self.hits.get(name)
+        if found is None:
+            raw = self.raw.get(name)
+            found = self.hits[name] = refine(self.policy, name, self.post.text(name), raw, self.mapped) if raw else {}
+        return found
+
     def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
-        found = self.hits.get(name, {}).get(lexicon, ())
+        found = self.field_hits(name).get(lexicon, ())
         if tags is None:
             return list(found)
         return [h for h in found if h.tags & tags]
@@ -66,6 +98,10 @@ class Context:
         if text:
             table = table_for(DEFAULT_PROFILE)
             subject = normalized_text(text, table, self.normalized, (name, DEFAULT_PROFILE)) if normalized else text
+            needed = self.policy.prefilter.signals[index]
+            if needed is not None and not needed & self.signals(name):
+                self.regex_cache[key] = out
+                return out  # none of the literals every match needs: the regex cannot match
             try:
                 spans = [m.span() for m in self.policy.regexes[index].finditer(subject, timeout=self.regex_timeout)
                          if m.end() > m.start()]

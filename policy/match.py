@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .compile import CompiledPolicy, TermEntry
 from .normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
+
+if TYPE_CHECKING:
+    from .compile import CompiledPolicy, TermEntry
 
 
 @dataclass(frozen=True)
@@ -27,45 +30,54 @@ class Hit:
     end: int
 
 
-def scan(policy: CompiledPolicy, field: str, text: str, normalized: dict, mapped: dict,
-         dropped: list | None = None) -> dict[int, list[Hit]]:
-    """Deny hits of ``text`` by lexicon index.  ``normalized`` and ``mapped`` cache,
-    per (field, profile), the normalized text and its offset map for this check.
-    ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``)."""
+RawHits = list
+"""Per profile with hits: (profile index, normalized text as UTF-8, [(end byte, TermEntry tuple)])."""
+
+
+def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) -> RawHits:
+    """The clean path: normalize and run the automaton, nothing more (C-speed)."""
     automaton = policy.automaton
     if automaton is None or not text:
-        return {}
-    raw: list[tuple[int, int, TermEntry]] = []  # (normalized start, end, entry)
-    single_profile = len(policy.profiles) == 1
+        return []
+    raw: RawHits = []
     for p_index, profile in enumerate(policy.profiles):
-        table = table_for(profile)
-        norm = normalized_text(text, table, normalized, (field, profile))
-        if not norm:
-            continue
-        encoded = norm.encode("utf-8", "surrogatepass")
-        found = list(automaton.iter(encoded.decode("latin-1")))
-        if not found:
-            continue
-        to_char = _byte_to_char(norm, encoded)
+        norm = normalized_text(text, table_for(profile), normalized, (field, profile))
+        if norm:
+            encoded = norm.encode("utf-8", "surrogatepass")
+            found = list(automaton.iter(encoded.decode("latin-1")))
+            if found:
+                raw.append((p_index, encoded, found))
+    return raw
+
+
+def raw_lexicons(policy: CompiledPolicy, raw: RawHits) -> set[int]:
+    """Lexicons with a raw hit: a superset of those with a real one, enough to pick the rules to run."""
+    single_profile = len(policy.profiles) == 1
+    return {entry.lexicon for p_index, _, found in raw for _, entries in found for entry in entries
+            if single_profile or entry.profile == p_index}
+
+
+def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: dict,
+           dropped: list | None = None) -> dict[int, list[Hit]]:
+    """The hit path: real hits by lexicon, with spans in the original text.
+    ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``)."""
+    single_profile = len(policy.profiles) == 1
+    spans: list[tuple[int, int, TermEntry]] = []  # (normalized start, end, entry)
+    for p_index, encoded, found in raw:
+        ascii_only = len(encoded) == len(encoded.decode("utf-8", "surrogatepass"))
         for end_byte, entries in found:
+            end = end_byte + 1 if ascii_only else len(encoded[:end_byte + 1].decode("utf-8", "surrogatepass"))
             for entry in entries:
                 if single_profile or entry.profile == p_index:
-                    end = to_char(end_byte + 1)
-                    raw.append((end - len(entry.key), end, entry))
-    if not raw:
-        return {}
-    return _refine(policy, field, text, raw, mapped, dropped)
+                    spans.append((end - len(entry.key), end, entry))
+    return _refine(policy, field, text, spans, mapped, dropped) if spans else {}
 
 
-def _byte_to_char(norm: str, encoded: bytes):
-    if len(encoded) == len(norm):
-        return lambda b: b
-    positions = [0] * (len(encoded) + 1)
-    b = 0
-    for i, ch in enumerate(norm):
-        b += len(ch.encode("utf-8", "surrogatepass"))
-        positions[b] = i + 1
-    return positions.__getitem__
+def scan(policy: CompiledPolicy, field: str, text: str, normalized: dict, mapped: dict,
+         dropped: list | None = None) -> dict[int, list[Hit]]:
+    """Real hits of ``text`` by lexicon index (raw scan, then refine).  ``normalized`` and
+    ``mapped`` cache, per (field, profile), the normalized text and its offset map."""
+    return refine(policy, field, text, raw_scan(policy, field, text, normalized), mapped, dropped)
 
 
 _SENTENCE_BREAK = re.compile(r"[，。！？；：、,!?;:\n\r\u2028\u2029]")

@@ -26,6 +26,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import compress
 
 STEPS = ("width", "case", "traditional", "digits", "numerals", "letters", "confusables", "separators", "repeats")
 DEFAULT_STEPS = frozenset(STEPS) - {"numerals"}
@@ -213,12 +214,16 @@ def _compose(ch: str, steps: frozenset[str]) -> str:
 @dataclass(frozen=True)
 class Table:
     """The compiled form of a profile: a list table for ``str.translate`` over
-    the first planes, and a dict for the few higher code points that change."""
+    the first planes, and a dict for the few higher code points that change.
+
+    ``mask`` maps each code point to a byte for the offset map: 0 deleted, 1 kept
+    as one character, 2 expanded to several (rare: those take the slow walk)."""
 
     profile: Profile
     low: list
     high: dict[int, str | None]
     repeats: bool
+    mask: list
 
     def lookup(self, ch: str) -> str:
         code = ord(ch)
@@ -250,7 +255,14 @@ def table_for(profile: Profile) -> Table:
             low[code] = value
         else:
             high[code] = value
-    return Table(profile, low, high, "repeats" in steps)
+    mask = ["\x01"] * _TABLE_SIZE
+    for code in range(_TABLE_SIZE):
+        value = low[code]
+        if value is None:
+            mask[code] = "\x00"
+        elif isinstance(value, str) and len(value) != 1:
+            mask[code] = "\x02"
+    return Table(profile, low, high, "repeats" in steps, mask)
 
 
 _HIGH_PLANES = "\U00020000"
@@ -281,7 +293,37 @@ class Mapped:
 
 
 def normalize_with_map(text: str, table: Table) -> Mapped:
-    """The hit path: the same result as :func:`normalize`, plus the offset map."""
+    """The hit path: the same result as :func:`normalize`, plus the offset map.
+
+    C-speed in the common case: the kept positions come from a mask translate and
+    ``itertools.compress``; repeats are folded by slicing around the few runs."""
+    if not text or max(text) >= _HIGH_PLANES:
+        return _walk(text, table)
+    mask = text.translate(table.mask)
+    if "\x02" in mask:
+        return _walk(text, table)
+    out = text.translate(table.low)
+    starts = list(compress(range(len(text)), mask.encode("latin-1")))
+    ends = list(map((1).__add__, starts))
+    if table.repeats:
+        runs = [m.span() for m in _RUN.finditer(out)]
+        if runs:
+            pieces, new_starts, new_ends, last = [], [], [], 0
+            for a, b in runs:
+                pieces.append(out[last:a + 1])
+                new_starts += starts[last:a + 1]
+                new_ends += ends[last:a]
+                new_ends.append(ends[b - 1])
+                last = b
+            pieces.append(out[last:])
+            new_starts += starts[last:]
+            new_ends += ends[last:]
+            out, starts, ends = "".join(pieces), new_starts, new_ends
+    return Mapped(out, starts, ends)
+
+
+def _walk(text: str, table: Table) -> Mapped:
+    """The per-character walk: any table, any text."""
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

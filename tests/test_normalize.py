@@ -7,6 +7,7 @@ from policy.normalize import (
     DEFAULT_PROFILE,
     STEPS,
     Profile,
+    _walk,
     normalize,
     normalize_with_map,
     resolve_steps,
@@ -56,7 +57,8 @@ def test_the_map_points_every_normalized_character_at_its_original_characters():
     assert runs.original_span(0, 2) == (0, 4)
 
 
-ALPHABET = st.sampled_from(list("傻逼們说話aAｓＳb①9 @.\u200b😀-\n") + ["e\u0301", "🇨🇳", "\U00020000", "\ud800"])
+ALPHABET = st.sampled_from(list("傻逼們说話aAｓＳb①9 @.\u200b😀-\n⑩") + ["e\u0301", "🇨🇳", "\U00020000", "\ud800",
+                                                                      "傻傻傻", "aaa", "000"])
 
 
 @settings(max_examples=400, deadline=None)
@@ -64,6 +66,8 @@ ALPHABET = st.sampled_from(list("傻逼們说話aAｓＳb①9 @.\u200b😀-\n") 
 def test_fast_path_equals_mapped_path(text, steps):
     table = table_for(Profile(frozenset(steps)))
     mapped = normalize_with_map(text, table)
+    walked = _walk(text, table)  # the per-character walk: the reference for the C-speed map
+    assert (mapped.text, mapped.starts, mapped.ends) == (walked.text, walked.starts, walked.ends)
     assert mapped.text == normalize(text, table)
     assert len(mapped.starts) == len(mapped.ends) == len(mapped.text)
     for start, end in zip(mapped.starts, mapped.ends, strict=False):

@@ -1,0 +1,51 @@
+"""Regex prefilters only ever skip work: whenever a regex matches, one of its literals is there."""
+
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy.prefilter import needs_casefold, required_literals
+
+ATOMS = ["微信", "vx", "加", "q", "Q", "[0-9]", r"\d", ".", "[a-z]", "x", "傻", "逼", r"\s", "[加q]", r"\p{Han}",
+         "[^傻]"]
+
+
+@st.composite
+def patterns(draw, depth=0):
+    parts = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.integers(0, 4 if depth < 2 else 1))
+        if kind <= 1:
+            parts.append(draw(st.sampled_from(ATOMS)))
+        elif kind == 2:
+            parts.append("(" + "|".join(draw(st.lists(patterns(depth + 1), min_size=1, max_size=3))) + ")")
+        elif kind == 3:
+            parts.append("(?:" + draw(patterns(depth + 1)) + ")" + draw(st.sampled_from(["?", "*", "+", "{1,2}"])))
+        else:
+            parts.append(draw(st.sampled_from(ATOMS)) + draw(st.sampled_from(["?", "*", "+"])))
+    return "".join(parts)
+
+
+TEXT = st.lists(st.sampled_from(list("微信vxVX加qQ傻逼 x0123a!") + ["微信", "傻逼"]), max_size=20).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(patterns(), st.sampled_from(["", "i"]), TEXT)
+def test_a_matching_text_always_contains_a_required_literal(pattern, flags, text):
+    literals = required_literals(pattern, flags)
+    compiled = regex.compile(pattern, regex.I if flags else 0)
+    if literals is None or not compiled.search(text):
+        return
+    hay = text.casefold() if needs_casefold(pattern, flags) else text
+    assert any(literal in hay for literal in literals), (pattern, literals, text)
+
+
+def test_what_the_prefilter_extracts():
+    assert required_literals(r"(微信|vx)号?\d{6}") == ("vx", "微信")
+    assert required_literals(r"(?:你|您)(是|个)傻逼") == ("傻逼",)
+    assert required_literals(r"[a-z]+") is None  # nothing is required: always run
+    assert required_literals(r"\p{Han}+x") == ("x",)  # \p{…} reads as a class
+    assert required_literals(r"\\p{Han}") == ("\\p{Han}",)  # an escaped backslash, then literal text
+    assert required_literals(r"[0-9]{4}[.。点](top|vip)") == ("top", "vip")
+    assert required_literals("QQ", "i") == ("qq",)
+    assert needs_casefold("(?i)qq", "") and needs_casefold("a(?i:b)", "")
