@@ -91,7 +91,10 @@ def _relative_sources(policy: CompiledPolicy, sources: PolicySources) -> Compile
 # ---- the on-disk cache ---------------------------------------------------------------
 
 def _cache_key(sources: PolicySources) -> str:
+    """The rule files' content and where they are: term files are checked on load
+    (their absolute paths and hashes are stored with the compiled policy)."""
     digest = hashlib.sha256(COMPILER_VERSION.encode())
+    digest.update(str(sources.root.resolve()).encode("utf-8", "surrogateescape") + b"\0")
     for display, text in sorted(sources.texts.items()):
         digest.update(sources.relative(display).encode() + b"\0" + text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:32]
@@ -116,7 +119,7 @@ def _load_cached(cache_file: Path) -> CompiledPolicy | None:
 
 
 def _store_cached(cache_file: Path, built: Built) -> None:
-    deps = [(path, _file_hash(path)) for path in built.texts if path not in built.sources.texts]
+    deps = [(str(Path(path).resolve()), _file_hash(path)) for path in built.texts if path not in built.sources.texts]
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".policy-")

@@ -184,3 +184,13 @@ def test_a_regex_that_runs_too_long_is_cut_off_and_sent_to_review(make_engine):
     verdict = engine.check("字" * 150_000 + "!")
     assert "timed out" in verdict.warnings[0]
     assert verdict.decision == "review"
+
+
+def test_two_policy_folders_never_share_a_cache_entry(make_engine, tmp_path):
+    """Same rule files, different term files: each folder gets its own compiled policy."""
+    rules = 'lexicon words { file "words.txt" }\nrule r "r" { category spam clause 一.3.8 when body has words }\n'
+    cache = tmp_path / "cache"
+    first = make_engine(rules, files={"words.txt": "代发\n"}, cache_dir=cache)
+    second = make_engine(rules, files={"words.txt": "引流\n"}, cache_dir=cache)
+    assert first.version != second.version
+    assert second.check("专业引流").decision == "reject" and second.check("专业代发").decision == "allow"
