@@ -18,6 +18,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -182,6 +183,10 @@ class Ledger(Protocol):
                       step: str | None = None, at: datetime | None = None) -> AppealRow: ...
     def verdict(self, verdict_id: str) -> dict: ...
     def verdicts(self, post_id: str | None = None, user: str | None = None) -> list[dict]: ...
+    def posts(self) -> list[Post]:
+        return [Post.from_dict(json.loads(r["post"]))
+                for r in self.db.execute("SELECT post FROM posts ORDER BY first_seen, post_id").fetchall()]
+
     def post(self, post_id: str) -> Post: ...
     def policy_sources(self, version: str) -> dict[str, str]: ...
     def strikes(self, user: str) -> list[dict]: ...
@@ -266,9 +271,9 @@ class SqliteLedger:
         """Check a post against its author's standing and record everything, atomically.
 
         The same post processed again is recorded again but never adds a strike."""
-        when = at or _now()
         trips: list[BrakeTrip] = []
         with self._write():
+            when = at or _now()  # inside the lock: every strike committed before this moment counts
             history = self._active_strikes(post.user_id) if post.user_id else []
             verdict = engine.check(post, checked_at=when, history=history)
             if engine.policy.brake is not None:
@@ -345,6 +350,22 @@ class SqliteLedger:
         watched = [dict(r) for r in self.db.execute(
             "SELECT * FROM rule_versions WHERE status != 'accepted' AND matched > 0 ORDER BY matched DESC").fetchall()]
         return {"tripped": [b for b in brakes if b["status"] == "tripped"], "history": brakes, "rules": watched}
+
+    def rule_outcomes(self, rule: str) -> dict:
+        """What humans decided about the rule's sanctions: reviews and appeals, and the share upheld."""
+        reviews = self.db.execute(
+            "SELECT r.decision, COUNT(*) AS n FROM reviews r JOIN sanctions s ON s.sanction_id = r.sanction_id "
+            "WHERE s.rule = ? GROUP BY r.decision", (rule,)).fetchall()
+        appeals = self.db.execute(
+            "SELECT a.outcome, COUNT(*) AS n FROM appeals a JOIN verdicts v ON v.verdict_id = a.verdict_id "
+            "WHERE a.status = 'decided' AND EXISTS (SELECT 1 FROM json_each(v.rules) WHERE json_each.value = ?) "
+            "GROUP BY a.outcome", (rule,)).fetchall()
+        counts = Counter({f"review.{r['decision']}": r["n"] for r in reviews})
+        counts.update({f"appeal.{a['outcome']}": a["n"] for a in appeals})
+        overturned = counts["review.reject"] + counts["appeal.overturn"]
+        decided = sum(counts.values())
+        return {"decided": decided, "overturned": overturned,
+                "precision": (decided - overturned) / decided if decided else None, "counts": dict(counts)}
 
     # ---- bulk revert --------------------------------------------------------------------------------
     def revert(self, engine: Engine, rule: str, since: str, until: str | None = None, version: str | None = None,
@@ -455,6 +476,10 @@ class SqliteLedger:
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         rows = self.db.execute(f"SELECT json FROM verdicts{where} ORDER BY checked_at", args).fetchall()
         return [json.loads(r["json"]) for r in rows]
+
+    def posts(self) -> list[Post]:
+        return [Post.from_dict(json.loads(r["post"]))
+                for r in self.db.execute("SELECT post FROM posts ORDER BY first_seen, post_id").fetchall()]
 
     def post(self, post_id: str) -> Post:
         row = self.db.execute("SELECT post FROM posts WHERE post_id = ?", (post_id,)).fetchone()
