@@ -18,6 +18,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check policy tests benchmarks
 	$(BIN)/policy lint conventions
+	$(BIN)/policy fmt --check conventions
 	$(BIN)/policy test conventions
 	$(BIN)/policy coverage conventions > /dev/null
 	$(BIN)/python -m pytest

@@ -9,6 +9,7 @@ path, a policy with errors).  A user's mistake never prints a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -23,10 +24,13 @@ from .engine import Built, Engine, build
 from .examples import run_examples
 from .explain import UnknownRule, explain
 from .explain import render as render_explanation
+from .format import FormatError, format_source
 from .measure import DEFAULT_MAPPING, Report, parse_mapping
 from .measure import render as render_report
+from .parse import parse
 from .post import Post, PostError
 from .render import render_verdict
+from .replay import replay
 from .sources import SourceError
 from .store import LedgerError, SqliteLedger
 from .verdict import Verdict
@@ -61,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("human", "json"), default="human")
     policy_option(p)
 
+    p = sub.add_parser("replay", help="what a policy change would do: replay posts against old and new")
+    p.add_argument("file", nargs="?", help="posts, one JSON object a line (default: the posts in --db)")
+    p.add_argument("--old", required=True, metavar="DIR", help="the policy as it is")
+    p.add_argument("--new", required=True, metavar="DIR", help="the policy as it would be")
+    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="PATH",
+                   help="the ledger: its posts when no file is given, and its review outcomes for precision")
+    p.add_argument("--samples", type=int, default=3, metavar="N", help="posts shown per changed rule")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: every core)")
+    p.add_argument("--cache", metavar="DIR", help="reuse compiled policies from this folder")
+    p.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    p.add_argument("--format", choices=("human", "json"), default="human")
+
     p = sub.add_parser("scan", help="check a JSON-lines file of posts; one verdict a line on stdout")
     p.add_argument("file", help="posts, one JSON object a line ('-' for standard input)")
     p.add_argument("--format", choices=("json", "human"), default="json")
@@ -90,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("human", "json"), default="human")
     policy_option(p)
 
+    p = sub.add_parser("fmt", help="format policy files in the one canonical layout")
+    p.add_argument("paths", nargs="+", help="policy files or folders")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 2 when a file is not formatted (CI)")
+    mode.add_argument("--diff", action="store_true", help="show what would change")
+    mode.add_argument("-w", "--write", action="store_true", help="rewrite the files in place")
+
     p = sub.add_parser("test", help="run the examples inside every rule")
     p.add_argument("paths", nargs="*", help="policy folders or files (default: the bundled convention)")
     p.add_argument("--verbose", "-v", action="store_true", help="list passing examples too")
@@ -107,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     try:
         command = {"check": cmd_check, "scan": cmd_scan, "lint": cmd_lint, "test": cmd_test,
-                   "coverage": cmd_coverage, "eval": cmd_eval, "explain": cmd_explain}.get(args.command)
+                   "coverage": cmd_coverage, "eval": cmd_eval, "explain": cmd_explain,
+                   "replay": cmd_replay, "fmt": cmd_fmt}.get(args.command)
         if command is None:
             return cli_ledger.run(args, out, _engine)
         return command(args, out)
@@ -171,6 +195,75 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print(render_explanation(explanation), file=out)
     return OK if not explanation.fired else FOUND
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    ledger = SqliteLedger(args.db) if args.db else None
+    try:
+        if args.file:
+            if args.file != "-" and not Path(args.file).is_file():
+                raise UsageError(f"{args.file!r} is not a file")
+            total = _count_lines(args.file) if args.file != "-" else 0
+            stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")
+        elif ledger is not None:
+            posts = ledger.posts()
+            total, stream = len(posts), (json.dumps(p.to_dict(), ensure_ascii=False) for p in posts)
+        else:
+            raise UsageError("give a file of posts, or --db to replay the posts in the ledger")
+        show = args.progress or sys.stderr.isatty()
+
+        def progress(done: int) -> None:
+            if show:
+                print(f"\rreplay: {done:,}/{total:,} posts", end="", file=sys.stderr, flush=True)
+
+        report = replay(args.old, args.new, stream, samples=args.samples, workers=args.workers,
+                        cache_dir=args.cache, progress=progress)
+        if show:
+            print(file=sys.stderr)
+        if ledger is not None:
+            for rule in sorted(set(report.gained) | set(report.lost)):
+                report.precision[rule] = ledger.rule_outcomes(rule)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    if args.format == "json":
+        json.dump(report.as_dict(), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        print(render_replay(report), file=out)
+    return FOUND if report.changed else OK
+
+
+def render_replay(report) -> str:
+    lines = [f"replayed {report.posts:,} posts: old {report.old_version} → new {report.new_version}",
+             f"decisions changed on {report.changed:,} post(s)"
+             + (f"; {report.bad_lines} bad line(s) skipped" if report.bad_lines else "")]
+    for (old, new), n in sorted(report.transitions.items()):
+        if old != new:
+            lines.append(f"  {old:>6} → {new:<6} {n:>8,}")
+    changed = sorted(set(report.gained) | set(report.lost), key=lambda r: -(report.gained[r] + report.lost[r]))
+    if changed:
+        lines.append("")
+        lines.append(f"{'rule':<40} {'old':>8} {'new':>8} {'gained':>8} {'lost':>8}  reviewers upheld")
+        for rule in changed:
+            outcome = report.precision.get(rule)
+            upheld = (f"{outcome['precision'] * 100:.0f}% of {outcome['decided']}" if outcome and outcome["decided"]
+                      else "no decisions yet" if outcome is not None else "(no ledger)")
+            lines.append(f"{rule:<40} {report.rules_old[rule]:>8,} {report.rules_new[rule]:>8,} "
+                         f"{report.gained[rule]:>8,} {report.lost[rule]:>8,}  {upheld}")
+    categories = sorted(c for c in set(report.categories_old) | set(report.categories_new)
+                        if report.categories_old[c] != report.categories_new[c])
+    if categories:
+        lines.append("")
+        for category in categories:
+            lines.append(f"category {category:<20} {report.categories_old[category]:>8,} → "
+                         f"{report.categories_new[category]:,}")
+    for key, items in sorted(report.samples.items()):
+        lines.append("")
+        lines.append(f"{'now fires' if key[0] == '+' else 'no longer fires'}: {key[1:]}")
+        for change in items:
+            lines.append(f"  {change.post_id}: {change.old} → {change.new}  {change.text[:70]}")
+    return "\n".join(lines)
 
 
 # ---- reading posts ----------------------------------------------------------------------------
@@ -368,6 +461,60 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
 def _count_lines(path: str) -> int:
     with open(path, "rb") as f:
         return sum(1 for line in f if line.strip())
+
+
+def cmd_fmt(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 0 when nothing is wrong; 2 when --check finds a file to reformat or a file has errors."""
+    files: list[Path] = []
+    for name in args.paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.policy") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"{name!r} does not exist")
+    changed = failed = 0
+    for path in files:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"policy fmt: {path}: cannot read: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            formatted = format_source(text)
+        except FormatError:
+            for d in parse(text, str(path))[1]:
+                if d.is_error:
+                    print(d.render(text) + "\n", file=sys.stderr)
+            print(f"policy fmt: {path}: not formatted: it has errors", file=sys.stderr)
+            failed += 1
+            continue
+        if formatted == text:
+            if not (args.check or args.diff or args.write):
+                out.write(formatted)
+            continue
+        changed += 1
+        if args.check:
+            print(f"would reformat {path}", file=out)
+        elif args.diff:
+            out.writelines(difflib.unified_diff(text.splitlines(keepends=True), formatted.splitlines(keepends=True),
+                                                f"{path}", f"{path} (formatted)"))
+        elif args.write:
+            tmp = path.with_name(f".{path.name}.fmt")
+            tmp.write_text(formatted, encoding="utf-8")
+            os.replace(tmp, path)  # all or nothing: never a half-written rule file
+            print(f"reformatted {path}", file=out)
+        else:
+            out.write(formatted)
+    if args.check or args.write or args.diff:
+        verb = "would change" if args.check else "changed" if args.write else "differ"
+        print(f"{len(files)} file(s), {changed} {verb}" + (f", {failed} with errors" if failed else ""),
+              file=sys.stderr)
+    if failed:
+        return FAILED
+    return FAILED if args.check and changed else OK
 
 
 def cmd_test(args: argparse.Namespace, out: TextIO) -> int:

@@ -138,3 +138,21 @@ def test_coverage_lists_rules_per_clause_and_fails_on_gaps(capsys, tmp_path):
     assert code == 1
     code, out, _ = run(capsys, "coverage", str(folder), "--min-examples", "3")
     assert "at least 3 of each are required" in out
+
+
+def test_fmt_checks_shows_and_writes_the_canonical_layout(capsys, tmp_path):
+    messy = tmp_path / "messy.policy"
+    messy.write_text('clause 一 "x"\ncategory c "c" {clause 一 severity 1}\n'
+                     'lexicon l {terms "a"   "b"}  # trailing comment\n', encoding="utf-8")
+    code, out, err = run(capsys, "fmt", "--check", str(messy))
+    assert code == 2 and f"would reformat {messy}" in out
+    code, out, _ = run(capsys, "fmt", "--diff", str(messy))
+    assert code == 0 and '+  terms "a" "b"\n+}  # trailing comment' in out
+    code, out, _ = run(capsys, "fmt", "-w", str(messy))
+    assert code == 0 and "reformatted" in out
+    assert run(capsys, "fmt", "--check", str(messy))[0] == 0
+    broken = tmp_path / "broken.policy"
+    broken.write_text('rule r "t" { when body has }\n', encoding="utf-8")
+    code, _, err = run(capsys, "fmt", "-w", str(broken))
+    assert code == 2 and "error[E001]" in err and "not formatted: it has errors" in err
+    assert broken.read_text(encoding="utf-8") == 'rule r "t" { when body has }\n'  # untouched
