@@ -470,14 +470,8 @@ class _Checker:
 
         ``ladder`` conditions may also read the facts of the sanction being decided."""
         ok = True
-        stack: list[s.Expr] = [expr]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (s.AnyOf, s.AllOf)):
-                stack.extend(node.items)
-            elif isinstance(node, s.Not):
-                stack.append(node.item)
-            elif isinstance(node, s.Has):
+        for node in s.predicates(expr):
+            if isinstance(node, s.Has):
                 ok &= self.field(node.field, F.TEXT, "`has`", ladder) & self.lexref(node.lex, lexicons)
             elif isinstance(node, s.Near):
                 ok &= self.field(node.field, F.TEXT, "`near`", ladder) & self.lexref(node.first, lexicons)

@@ -16,7 +16,7 @@ rare term and a common context word stays asleep on posts with only the word.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ahocorasick
 
@@ -199,8 +199,11 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             )
             byte_key = key.encode("utf-8", "surrogatepass").decode("latin-1")
             bucket = keys.setdefault(byte_key, [])
-            if entry not in bucket:
+            same = next((j for j, other in enumerate(bucket) if other.lexicon == i), None)
+            if same is None:
                 bucket.append(entry)
+            else:  # Ｂ and b are one term once normalized: one entry, their tags together
+                bucket[same] = replace(bucket[same], tags=bucket[same].tags | entry.tags)
     for byte_key, entries in keys.items():
         automaton.add_word(byte_key, tuple(entries))
     if keys:
@@ -273,15 +276,9 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
 
 def _fingerprint(rule: s.Rule, checked: CheckedPolicy) -> str:
     digest = hashlib.sha256(repr(rule).encode("utf-8", "surrogatepass"))  # reprs leave spans out
-    stack: list = [rule.when]
     names: set[str] = set()
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (s.AnyOf, s.AllOf)):
-            stack.extend(node.items)
-        elif isinstance(node, s.Not):
-            stack.append(node.item)
-        elif isinstance(node, (s.Has, s.CountHits)):
+    for node in s.predicates(rule.when) if rule.when is not None else ():
+        if isinstance(node, (s.Has, s.CountHits)):
             names.add(node.lex.lexicon.text)
         elif isinstance(node, s.Near):
             names.update((node.first.lexicon.text, node.second.lexicon.text))

@@ -466,14 +466,7 @@ class SqliteLedger:
         return json.loads(row["json"])
 
     def verdicts(self, post_id: str | None = None, user: str | None = None) -> list[dict]:
-        clauses, args = [], []
-        if post_id is not None:
-            clauses.append("post_id = ?")
-            args.append(post_id)
-        if user is not None:
-            clauses.append("user_id = ?")
-            args.append(user)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, args = _where(("post_id = ?", post_id), ("user_id = ?", user))
         rows = self.db.execute(f"SELECT json FROM verdicts{where} ORDER BY checked_at", args).fetchall()
         return [json.loads(r["json"]) for r in rows]
 
@@ -497,13 +490,8 @@ class SqliteLedger:
 
     def sanctions(self, user: str | None = None, status: str | None = None,
                   verdict_id: str | None = None, post_id: str | None = None) -> list[SanctionRow]:
-        clauses, args = [], []
-        for column, value in (("user_id", user), ("status", status), ("verdict_id", verdict_id),
-                              ("post_id", post_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, args = _where(("user_id = ?", user), ("status = ?", status), ("verdict_id = ?", verdict_id),
+                             ("post_id = ?", post_id))
         rows = self.db.execute(f"SELECT * FROM sanctions{where} ORDER BY starts_at, sanction_id", args).fetchall()
         return [self._sanction_row(r) for r in rows]
 
@@ -714,26 +702,9 @@ class SqliteLedger:
 
     def appeals(self, status: str | None = None, user: str | None = None, rule: str | None = None,
                 since: str | None = None, verdict_id: str | None = None, post_id: str | None = None) -> list[AppealRow]:
-        clauses, args = [], []
-        if status is not None:
-            clauses.append("a.status = ?")
-            args.append(status)
-        if user is not None:
-            clauses.append("a.user_id = ?")
-            args.append(user)
-        if since is not None:
-            clauses.append("a.filed_at >= ?")
-            args.append(since)
-        if verdict_id is not None:
-            clauses.append("a.verdict_id = ?")
-            args.append(verdict_id)
-        if post_id is not None:
-            clauses.append("v.post_id = ?")
-            args.append(post_id)
-        if rule is not None:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(v.rules) WHERE json_each.value = ?)")
-            args.append(rule)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        where, args = _where(("a.status = ?", status), ("a.user_id = ?", user), ("a.filed_at >= ?", since),
+                             ("a.verdict_id = ?", verdict_id), ("v.post_id = ?", post_id),
+                             ("EXISTS (SELECT 1 FROM json_each(v.rules) WHERE json_each.value = ?)", rule))
         rows = self.db.execute("SELECT a.* FROM appeals a JOIN verdicts v ON v.verdict_id = a.verdict_id"
                                f"{where} ORDER BY a.filed_at, a.appeal_id", args).fetchall()
         return [AppealRow(**dict(r)) for r in rows]
@@ -876,6 +847,12 @@ class SqliteLedger:
 def _with_step(sanction: Sanction, step, status: str, note: str) -> Sanction:
     return replace(sanction, step=step.name, title=step.title, action=step.action, days=step.days,
                    permanent=step.permanent, status=status, path=sanction.path + (note,))
+
+
+def _where(*tests: tuple[str, object]) -> tuple[str, list]:
+    """A WHERE clause of the tests whose value is given (None: no filter)."""
+    given = [(sql, value) for sql, value in tests if value is not None]
+    return (" WHERE " + " AND ".join(sql for sql, _ in given) if given else "", [value for _, value in given])
 
 
 def _brake_hold(sanction: Sanction, tripped: set[str]) -> Sanction:

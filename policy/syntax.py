@@ -7,6 +7,7 @@ relies on this).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .diagnostics import NO_SPAN, Span
@@ -114,6 +115,19 @@ class Flag(Node):
 
 
 Expr = AnyOf | AllOf | Not | Has | Near | Matches | CountHits | CountMatches | Length | Compare | Flag
+
+
+def predicates(expr: Expr) -> Iterator[Expr]:
+    """The tests a condition is built from (everything but and/or/not), without recursion."""
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (AnyOf, AllOf)):
+            stack.extend(reversed(node.items))
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        else:
+            yield node
 
 
 # ---- declarations ---------------------------------------------------------------

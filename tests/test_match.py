@@ -51,6 +51,12 @@ def test_scan_finds_exactly_what_brute_force_finds(tmp_path_factory, terms, text
         assert normalize(text[start:end], TABLE) == key  # the span covers exactly the evidence
 
 
+def test_terms_that_normalize_alike_give_one_hit(tmp_path):
+    """Found by the oracle test: 'b' and 'Ｂ' are one term once normalized."""
+    engine = lexicon_engine(tmp_path, ["b", "Ｂ"])
+    assert evidence(engine, "b") == [(0, 1, "b")]
+
+
 def test_latin_terms_match_whole_words_only(tmp_path):
     engine = lexicon_engine(tmp_path, ["sex", "sb"], options="")
     assert evidence(engine, "Middlesex") == []
