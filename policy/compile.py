@@ -128,8 +128,9 @@ class CompiledRule:
     tags: tuple[str, ...]
     condition: ev.Node
     explain: str
-    trigger: tuple[frozenset[int], ...]
-    """Lexicon sets that must each have a hit for the rule to be true; empty: always evaluated."""
+    trigger: tuple[frozenset, ...]
+    """Sets of (field, signal) of which each must have one present for the rule to be true;
+    empty: always evaluated."""
     source: tuple[str, int]
     examples: tuple[s.Example, ...]
     sanction_step: int | None = None
@@ -150,12 +151,15 @@ class CompiledPolicy:
     prefilter: Prefilter
     scanned_fields: tuple[str, ...]
     always_rules: tuple[int, ...]
-    rules_by_lexicon: dict[int, tuple[int, ...]]
+    rules_by_lexicon: dict[tuple[str, int], tuple[int, ...]]
+    """(field, signal) -> rules indexed on it."""
     clauses: dict[str, str]
     categories: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     """Category name -> (title, the clauses it covers)."""
     lexicon_index: dict[str, int] = field(default_factory=dict)
     ladder: CompiledLadder | None = None
+    refine_sets: dict[int, frozenset[int]] = field(default_factory=dict)
+    """Lexicon -> itself and the allow lists that can suppress it: what refining its hits needs."""
     sources: dict[str, str] = field(default_factory=dict)
     """Every rule and term file by path inside the policy: what the ledger keeps per version."""
     brake: CompiledBrake | None = None
@@ -214,7 +218,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     regex_index: dict[s.Regex, int] = {}
     rules: list[CompiledRule] = []
     always: list[int] = []
-    by_lexicon: dict[int, list[int]] = {}
+    by_lexicon: dict[tuple[str, int], list[int]] = {}
     scanned: set[str] = set()
     regex_fields: set[str] = set()
     ladder = _ladder(checked, index_of, regexes, regex_index, scanned, regex_fields) if checked.ladder else None
@@ -269,6 +273,8 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         clauses={cid: c.text for cid, c in checked.clauses.items()},
         categories={name: (c.title, tuple(ref.text for ref in c.clauses)) for name, c in checked.categories.items()},
         lexicon_index=index_of, ladder=ladder,
+        refine_sets={lex.index: frozenset({lex.index} | {a.index for a in lexicons if a.is_allow and (
+            a.suppresses is None or lex.index in a.suppresses)}) for lex in lexicons},
         brake=CompiledBrake(checked.brake.watch.amount, checked.brake.share, checked.brake.minimum)
         if checked.brake and checked.brake.watch and checked.brake.share and checked.brake.minimum else None,
     )
@@ -366,9 +372,9 @@ def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index:
     return go(expr)
 
 
-def _requirements(expr: s.Expr, index_of: dict[str, int], regex_signals) -> tuple[frozenset[int], ...]:
-    """Sets of signals (lexicon hits, regex literals), each of which must be present for
-    ``expr`` to be true.
+def _requirements(expr: s.Expr, index_of: dict[str, int], regex_signals) -> tuple[frozenset, ...]:
+    """Sets of signals, each of which must be present for ``expr`` to be true.  A signal is
+    (field, id): a lexicon with a hit in that field, or a regex literal found in it.
 
     An AND of ORs: ``has A and has B near C`` needs {A}, {B} and {C}; ``has A or has B``
     needs {A, B}; ``matches /(微信|vx)…/`` needs {微信, vx}; a condition that can be true
@@ -378,16 +384,17 @@ def _requirements(expr: s.Expr, index_of: dict[str, int], regex_signals) -> tupl
                 (expr.op == ">" and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)):
             return ()
         found = regex_signals(expr.regex)
-        return (found,) if found else ()
+        return (frozenset((expr.field.text, signal) for signal in found),) if found else ()
     if isinstance(expr, s.Has):
-        return (frozenset({index_of[expr.lex.lexicon.text]}),)
+        return (frozenset({(expr.field.text, index_of[expr.lex.lexicon.text])}),)
     if isinstance(expr, s.Near):
-        return (frozenset({index_of[expr.first.lexicon.text]}), frozenset({index_of[expr.second.lexicon.text]}))
+        return (frozenset({(expr.field.text, index_of[expr.first.lexicon.text])}),
+                frozenset({(expr.field.text, index_of[expr.second.lexicon.text])}))
     if isinstance(expr, s.CountHits):
         needs_hit = (expr.op == ">" and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)
-        return (frozenset({index_of[expr.lex.lexicon.text]}),) if needs_hit else ()
+        return (frozenset({(expr.field.text, index_of[expr.lex.lexicon.text])}),) if needs_hit else ()
     if isinstance(expr, s.AllOf):
-        found: list[frozenset[int]] = []
+        found: list[frozenset] = []
         for item in expr.items:
             for requirement in _requirements(item, index_of, regex_signals):
                 if requirement not in found:
@@ -401,12 +408,12 @@ def _requirements(expr: s.Expr, index_of: dict[str, int], regex_signals) -> tupl
     return ()
 
 
-def _index_on(requirements: tuple[frozenset[int], ...], lexicons: list, terms: dict[int, list[str]]) -> frozenset[int]:
-    """The requirement to index a rule on: the one least likely to hit an ordinary post,
+def _index_on(requirements: tuple[frozenset, ...], lexicons: list, terms: dict[int, list[str]]) -> frozenset:
+    """The requirement to index a rule on: the one least likely to be met by an ordinary post,
     judged by its shortest term (one-character terms like 约 are everywhere)."""
-    def rarity(requirement: frozenset[int]) -> tuple:
-        shortest = min((len(k) for lex in requirement for k in terms.get(lex, ())), default=0)
-        return (shortest, -sum(len(terms.get(lex, ())) for lex in requirement))
+    def rarity(requirement: frozenset) -> tuple:
+        shortest = min((len(k) for _, ident in requirement for k in terms.get(ident, ())), default=0)
+        return (shortest, -sum(len(terms.get(ident, ())) for _, ident in requirement))
 
     return max(requirements, key=rarity)
 

@@ -183,14 +183,14 @@ class Engine:
         if size > self.max_chars:
             ctx.warnings.append(f"post has {size} characters, over the limit of {self.max_chars}; not scanned")
             return self._verdict(post, ctx, [], [], checked_at, history)
-        hit: set[int] = set()  # lexicons with a raw hit and regex literals present: what may fire
+        hit: set[tuple[str, int]] = set()  # (field, lexicon with a raw hit or regex literal present)
         for name in self.policy.scanned_fields:
             raw = raw_scan(self.policy, name, post.text(name), ctx.normalized)
             if raw:
                 ctx.raw[name] = raw
-                hit |= raw_lexicons(self.policy, raw)
+                hit.update((name, lexicon) for lexicon in raw_lexicons(self.policy, raw))
         for name in self.policy.prefilter.fields:
-            hit |= ctx.signals(name)
+            hit.update((name, signal) for signal in ctx.signals(name))
         candidates = set(self.policy.always_rules)
         for lexicon in hit:
             candidates.update(self.policy.rules_by_lexicon.get(lexicon, ()))

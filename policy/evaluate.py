@@ -46,8 +46,8 @@ class Context:
     regex_timeout: float
     raw: dict = field(default_factory=dict)
     """The automaton's raw hits by field (match.raw_scan)."""
-    hits: dict[str, dict[int, list[Hit]]] = field(default_factory=dict)
-    """Real hits by field, refined lazily from ``raw`` (only fields a rule reads)."""
+    hits: dict[tuple[str, int], list[Hit]] = field(default_factory=dict)
+    """Real hits by (field, lexicon), refined lazily from ``raw`` (only what a rule reads)."""
     normalized: dict = field(default_factory=dict)
     """Normalized text by (field, profile), shared by the scan and normalized regexes."""
     mapped: dict = field(default_factory=dict)
@@ -75,16 +75,15 @@ class Context:
             self.present[name] = found
         return found
 
-    def field_hits(self, name: str) -> dict[int, list[Hit]]:
-        """Real hits of a field by lexicon, refined from its raw hits on first use."""
-        found = self.hits.get(name)
+    def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
+        """Real hits of one lexicon in a field, refined from the raw hits on first use
+        (only that lexicon's and the allow lists that can suppress it)."""
+        key = (name, lexicon)
+        found = self.hits.get(key)
         if found is None:
             raw = self.raw.get(name)
-            found = self.hits[name] = refine(self.policy, name, self.post.text(name), raw, self.mapped) if raw else {}
-        return found
-
-    def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
-        found = self.field_hits(name).get(lexicon, ())
+            found = self.hits[key] = refine(self.policy, name, self.post.text(name), raw, self.mapped,
+                                            only=self.policy.refine_sets[lexicon]).get(lexicon, []) if raw else []
         if tags is None:
             return list(found)
         return [h for h in found if h.tags & tags]

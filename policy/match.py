@@ -58,8 +58,9 @@ def raw_lexicons(policy: CompiledPolicy, raw: RawHits) -> set[int]:
 
 
 def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: dict,
-           dropped: list | None = None) -> dict[int, list[Hit]]:
+           dropped: list | None = None, only: frozenset[int] | None = None) -> dict[int, list[Hit]]:
     """The hit path: real hits by lexicon, with spans in the original text.
+    ``only`` limits the work to some lexicons (with the allow lists that can suppress them);
     ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``)."""
     single_profile = len(policy.profiles) == 1
     spans: list[tuple[int, int, TermEntry]] = []  # (normalized start, end, entry)
@@ -68,7 +69,7 @@ def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: 
         for end_byte, entries in found:
             end = end_byte + 1 if ascii_only else len(encoded[:end_byte + 1].decode("utf-8", "surrogatepass"))
             for entry in entries:
-                if single_profile or entry.profile == p_index:
+                if (single_profile or entry.profile == p_index) and (only is None or entry.lexicon in only):
                     spans.append((end - len(entry.key), end, entry))
     return _refine(policy, field, text, spans, mapped, dropped) if spans else {}
 
