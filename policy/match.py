@@ -65,12 +65,16 @@ def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: 
     single_profile = len(policy.profiles) == 1
     spans: list[tuple[int, int, TermEntry]] = []  # (normalized start, end, entry)
     for p_index, encoded, found in raw:
-        ascii_only = len(encoded) == len(encoded.decode("utf-8", "surrogatepass"))
+        ascii_only: bool | None = None
         for end_byte, entries in found:
+            wanted = [entry for entry in entries if (single_profile or entry.profile == p_index)
+                      and (only is None or entry.lexicon in only)]
+            if not wanted:
+                continue
+            if ascii_only is None:
+                ascii_only = encoded.isascii()
             end = end_byte + 1 if ascii_only else len(encoded[:end_byte + 1].decode("utf-8", "surrogatepass"))
-            for entry in entries:
-                if (single_profile or entry.profile == p_index) and (only is None or entry.lexicon in only):
-                    spans.append((end - len(entry.key), end, entry))
+            spans.extend((end - len(entry.key), end, entry) for entry in wanted)
     return _refine(policy, field, text, spans, mapped, dropped) if spans else {}
 
 
