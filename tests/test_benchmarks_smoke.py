@@ -1,0 +1,71 @@
+"""The comparison report's functions on tiny sizes: every table is there and filled in.
+
+Runs without /work/shared (generated text and terms) in a few seconds; the real measurements are
+``python -m benchmarks.compare`` and ``make bench``.
+"""
+
+import re
+
+import pytest
+
+from benchmarks import compare
+
+
+@pytest.fixture(scope="module")
+def report():
+    results = compare.run(compare.TINY, None, "tiny")
+    return results, compare.render(results)
+
+
+def _section(text: str, title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, f"no section {title!r}"
+    return match.group(1)
+
+
+def _rows(section: str) -> list[list[str]]:
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def test_the_report_has_every_table_in_order(report):
+    _, text = report
+    positions = [text.index(f"\n## {title}\n") for title in compare.TABLES]
+    assert positions == sorted(positions)
+    for title in compare.TABLES:
+        assert _rows(_section(text, title)), f"table {title!r} is empty"
+
+
+def test_the_tables_cover_what_was_asked(report):
+    results, text = report
+    tiny = compare.TINY
+    machine = dict((row[0], row[1]) for row in _rows(_section(text, "Machine")))
+    for key in ("platform", "CPU", "cores", "Python", "lark", "regex", "opencc", "pyahocorasick", "date"):
+        assert machine.get(key), key
+    assert len(_rows(_section(text, "End to end"))) == 8  # 2 policies x 4 text sets
+    assert len(_rows(_section(text, "Growth: lexicon size"))) == len(tiny.lexicon_growth)
+    assert len(_rows(_section(text, "Growth: post length"))) == len(tiny.post_lengths)
+    assert len(_rows(_section(text, "Growth: rule count"))) == len(tiny.rule_counts)
+    parts = {row[1] for row in _rows(_section(text, "Parts"))}
+    assert {"check", "normalize", "raw_scan", "automaton", "to_json", "rule evaluation (check − raw_scan)"} <= parts
+    side = _rows(_section(text, "Side by side"))
+    assert any(row[7] != "—" and row[8] != "—" for row in side)  # regex and loop ran somewhere
+    verdicts = [row[-1] for row in _rows(_section(text, "Targets"))]
+    assert len(verdicts) >= 7 and all(v in ("**met**", "**not met**") for v in verdicts)
+    assert results["texts_source"] == "generated"
+    assert results["ext_count"] == tiny.ext_terms
+
+
+def test_the_generated_inputs_are_fixed_by_the_seed():
+    assert compare.generated_terms(50) == compare.generated_terms(50)
+    terms = compare.generated_terms(200)
+    assert len(set(terms)) == 200 and all(2 <= len(t) <= 4 for t in terms)
+    first = compare.load_texts(compare.TINY, None).sets
+    assert first == compare.load_texts(compare.TINY, None).sets
+    assert all(50 <= len(t) <= 220 for t in first["short_clean"])
+
+
+def test_timing_summaries():
+    timing = compare.summarize([5, 1, 3, 2, 4])
+    assert timing.median_ns == 3 and timing.p99_ns == 5 and timing.samples == 5
+    assert compare.time_each(lambda x: x, [1, 2, 3], warmup=1, repeat=2).samples == 6
