@@ -224,6 +224,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     ladder = _ladder(checked, index_of, regexes, regex_index, scanned, regex_fields) if checked.ladder else None
     step_index = {step.name: i for i, step in enumerate(ladder.steps)} if ladder else {}
     signal_ids: dict[tuple[tuple[bool, bool], str], int] = {}
+    signal_literals: dict[int, str] = {}
     regex_signals: dict[int, frozenset[int] | None] = {}
 
     def signals_of(index: int) -> frozenset[int] | None:
@@ -236,7 +237,9 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
                 kind = (node.normalized, needs_casefold(node.pattern, node.flags))
                 ids = set()
                 for literal in literals:
-                    ids.add(signal_ids.setdefault((kind, literal), len(lexicons) + len(signal_ids)))
+                    signal = signal_ids.setdefault((kind, literal), len(lexicons) + len(signal_ids))
+                    signal_literals[signal] = literal
+                    ids.add(signal)
                 regex_signals[index] = frozenset(ids)
         return regex_signals[index]
 
@@ -261,7 +264,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         if not trigger:
             always.append(r_index)
         else:
-            for lex in _index_on(trigger, lexicons, {**term_keys, **{i: [lit] for (_, lit), i in signal_ids.items()}}):
+            for lex in _index_on(trigger, term_keys, signal_literals):
                 by_lexicon.setdefault(lex, []).append(r_index)
     title = checked.convention.title if checked.convention else "policy"
     return CompiledPolicy(
@@ -408,12 +411,16 @@ def _requirements(expr: s.Expr, index_of: dict[str, int], regex_signals) -> tupl
     return ()
 
 
-def _index_on(requirements: tuple[frozenset, ...], lexicons: list, terms: dict[int, list[str]]) -> frozenset:
+def _index_on(requirements: tuple[frozenset, ...], terms: dict[int, list[str]],
+              literals: dict[int, str]) -> frozenset:
     """The requirement to index a rule on: the one least likely to be met by an ordinary post,
-    judged by its shortest term (one-character terms like 约 are everywhere)."""
+    judged by its shortest term or literal (one-character terms like 约 are everywhere)."""
+    def keys(ident: int) -> list[str]:
+        return terms[ident] if ident in terms else [literals[ident]]
+
     def rarity(requirement: frozenset) -> tuple:
-        shortest = min((len(k) for _, ident in requirement for k in terms.get(ident, ())), default=0)
-        return (shortest, -sum(len(terms.get(ident, ())) for _, ident in requirement))
+        shortest = min((len(k) for _, ident in requirement for k in keys(ident)), default=0)
+        return (shortest, -sum(len(keys(ident)) for _, ident in requirement))
 
     return max(requirements, key=rarity)
 

@@ -43,8 +43,6 @@ LADDER_FIELDS: dict[str, tuple[str, str]] = {
 }
 """Facts that only the ladder's factors, holds and confirmations can read."""
 
-TEXT_FIELDS = tuple(name for name, (kind, _) in FIELDS.items() if kind == TEXT)
-
 
 def kind_of(name: str, ladder: bool = False) -> str | None:
     entry = FIELDS.get(name) or (LADDER_FIELDS.get(name) if ladder else None)

@@ -604,11 +604,7 @@ class SqliteLedger:
                         step: str | None = None, at: datetime | None = None) -> SanctionRow:
         """approve (the sanction takes effect once enough distinct reviewers approve),
         reject (no sanction, no strike), or change (a new step, then approve)."""
-        if decision not in ("approve", "reject", "change"):
-            raise LedgerError(f"unknown decision {decision!r}: approve, reject or change")
-        if not reason.strip():
-            raise LedgerError("a decision needs a reason")
-        stamp = _iso(at or _now())
+        stamp = _decision("decision", decision, ("approve", "reject", "change"), reason, at)
         with self._write():
             self._known_reviewer(reviewer)
             current = self.sanction(sanction_id)
@@ -643,11 +639,7 @@ class SqliteLedger:
     def decide_report(self, engine: Engine, post_id: str, reviewer: str, decision: str, reason: str,
                       step: str | None = None, at: datetime | None = None) -> SanctionRow | None:
         """A reported post no rule flagged: dismiss it, or sanction it at a step."""
-        if decision not in ("dismiss", "sanction"):
-            raise LedgerError(f"unknown decision {decision!r}: dismiss or sanction")
-        if not reason.strip():
-            raise LedgerError("a decision needs a reason")
-        stamp = _iso(at or _now())
+        stamp = _decision("decision", decision, ("dismiss", "sanction"), reason, at)
         with self._write():
             self._known_reviewer(reviewer)
             if not self.db.execute("SELECT 1 FROM reports WHERE post_id = ? AND status = 'open'",
@@ -719,11 +711,7 @@ class SqliteLedger:
                       step: str | None = None, at: datetime | None = None) -> AppealRow:
         """uphold (nothing changes), overturn (the sanction is lifted, the strike removed and
         every later sanction it raised recomputed) or modify (the sanction moves to ``step``)."""
-        if outcome not in ("uphold", "overturn", "modify"):
-            raise LedgerError(f"unknown outcome {outcome!r}: uphold, overturn or modify")
-        if not reason.strip():
-            raise LedgerError("a decision needs a reason")
-        stamp = _iso(at or _now())
+        stamp = _decision("outcome", outcome, ("uphold", "overturn", "modify"), reason, at)
         with self._write():
             self._known_reviewer(reviewer)
             appeal = self.appeal_row(appeal_id)
@@ -847,6 +835,15 @@ class SqliteLedger:
 def _with_step(sanction: Sanction, step, status: str, note: str) -> Sanction:
     return replace(sanction, step=step.name, title=step.title, action=step.action, days=step.days,
                    permanent=step.permanent, status=status, path=sanction.path + (note,))
+
+
+def _decision(what: str, choice: str, allowed: tuple[str, ...], reason: str, at: datetime | None) -> str:
+    """Refuse an unknown choice or a missing reason; the time the decision is recorded."""
+    if choice not in allowed:
+        raise LedgerError(f"unknown {what} {choice!r}: {', '.join(allowed[:-1])} or {allowed[-1]}")
+    if not reason.strip():
+        raise LedgerError("a decision needs a reason")
+    return _iso(at or _now())
 
 
 def _where(*tests: tuple[str, object]) -> tuple[str, list]:
