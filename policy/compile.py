@@ -8,14 +8,15 @@ UTF-8 is self-synchronising, so a byte match of a whole key always starts and
 ends on character boundaries.
 
 Conditions become small programs (:mod:`policy.evaluate`); each rule also gets
-its *trigger*: the lexicon sets that must each have a hit for the rule to be
-true.  A rule is evaluated only when every set has a hit, so a rule needing a
-rare term and a common context word stays asleep on posts with only the word.
+its *trigger* (:mod:`policy.trigger`): the sets of cheap signals one of which
+must be present for the rule to be true, so a rule needing a rare term and a
+common context word stays asleep on posts with only the word.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import ahocorasick
@@ -25,8 +26,9 @@ from . import syntax as s
 from .check import CheckedPolicy, compile_regex
 from .normalize import Profile, is_word_char
 from .prefilter import needs_casefold, required_literals
+from .trigger import Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/1"
+COMPILER_VERSION = "policy-compiler/2"
 
 
 @dataclass(frozen=True)
@@ -90,20 +92,17 @@ class CompiledLadder:
 
 @dataclass(frozen=True)
 class Prefilter:
-    """Regex literals as signals, found with the same kind of automaton as lexicon terms.
+    """Regex literals, found with the same kind of automaton as lexicon terms.
 
-    Every regex with required literals (see :mod:`policy.prefilter`) gets signal ids,
-    numbered after the lexicons, one per literal and kind of text it reads (original or
-    normalized, case-folded or not).  A post's present signals gate both the rules
-    (through their requirements) and each regex (no literal present: not run)."""
+    Every regex with required literals (see :mod:`policy.prefilter`) runs only on a
+    field where one of them is present; that presence is also a trigger signal."""
 
     automata: dict[tuple[bool, bool], ahocorasick.Automaton]
-    """(normalized, casefold) -> automaton over UTF-8 bytes spelled as latin-1; value: signal id."""
-    signals: tuple[frozenset[int] | None, ...]
-    """Per regex: its literals' signals (None: no literal is required, always run)."""
+    """(normalized, casefold) -> automaton over UTF-8 bytes spelled as latin-1; value: regex indices."""
+    literals: tuple[tuple[str, ...] | None, ...]
+    """Per regex: the literals one of which every match contains (None: always run)."""
     fields: tuple[str, ...]
     """Text fields some prefiltered regex reads."""
-    literals: dict[int, str]
 
 
 @dataclass(frozen=True)
@@ -128,9 +127,6 @@ class CompiledRule:
     tags: tuple[str, ...]
     condition: ev.Node
     explain: str
-    trigger: tuple[frozenset, ...]
-    """Sets of (field, signal) of which each must have one present for the rule to be true;
-    empty: always evaluated."""
     source: tuple[str, int]
     examples: tuple[s.Example, ...]
     sanction_step: int | None = None
@@ -150,9 +146,7 @@ class CompiledPolicy:
     regexes: tuple
     prefilter: Prefilter
     scanned_fields: tuple[str, ...]
-    always_rules: tuple[int, ...]
-    rules_by_lexicon: dict[tuple[str, int], tuple[int, ...]]
-    """(field, signal) -> rules indexed on it."""
+    triggers: Triggers
     clauses: dict[str, str]
     categories: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     """Category name -> (title, the clauses it covers)."""
@@ -213,41 +207,16 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     if keys:
         automaton.make_automaton()
 
-    term_keys = {i: [t.key for t in lex.terms] for i, lex in enumerate(checked.lexicons.values())}
     regexes: list = []
     regex_index: dict[s.Regex, int] = {}
     rules: list[CompiledRule] = []
-    always: list[int] = []
-    by_lexicon: dict[tuple[str, int], list[int]] = {}
     scanned: set[str] = set()
     regex_fields: set[str] = set()
     ladder = _ladder(checked, index_of, regexes, regex_index, scanned, regex_fields) if checked.ladder else None
     step_index = {step.name: i for i, step in enumerate(ladder.steps)} if ladder else {}
-    signal_ids: dict[tuple[tuple[bool, bool], str], int] = {}
-    signal_literals: dict[int, str] = {}
-    regex_signals: dict[int, frozenset[int] | None] = {}
-
-    def signals_of(index: int) -> frozenset[int] | None:
-        if index not in regex_signals:
-            _, node = regexes[index]
-            literals = required_literals(node.pattern, node.flags)
-            if literals is None:
-                regex_signals[index] = None
-            else:
-                kind = (node.normalized, needs_casefold(node.pattern, node.flags))
-                ids = set()
-                for literal in literals:
-                    signal = signal_ids.setdefault((kind, literal), len(lexicons) + len(signal_ids))
-                    signal_literals[signal] = literal
-                    ids.add(signal)
-                regex_signals[index] = frozenset(ids)
-        return regex_signals[index]
-
     for r_index, rule in enumerate(checked.rules):
         assert rule.when is not None and rule.category is not None  # guaranteed by the checker
         category = checked.categories[rule.category.text]
-        condition = _program(rule.when, index_of, regexes, regex_index, scanned, regex_fields)
-        trigger = _requirements(rule.when, index_of, lambda node: signals_of(regex_index[node]))
         clauses = tuple((c.text, checked.clauses[c.text].text) for c in rule.clauses)
         rules.append(CompiledRule(
             index=r_index, id=rule.id.text, title=rule.title, category=category.name.text,
@@ -255,24 +224,22 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             severity=rule.severity if rule.severity is not None else category.severity or 1,
             mode=rule.mode.text if rule.mode else "enforce",
             action=rule.action.text if rule.action else "reject",
-            tags=tuple(t.text for t in rule.tags), condition=condition,
-            explain=rule.explain or "{title}：{evidence}", trigger=trigger,
+            tags=tuple(t.text for t in rule.tags),
+            condition=_program(rule.when, index_of, regexes, regex_index, scanned, regex_fields),
+            explain=rule.explain or "{title}：{evidence}",
             source=(rule.span.path, rule.span.line), examples=rule.examples,
             sanction_step=step_index[rule.sanction.text] if rule.sanction is not None else None,
             fingerprint=_fingerprint(rule, checked),
         ))
-        if not trigger:
-            always.append(r_index)
-        else:
-            for lex in _index_on(trigger, term_keys, signal_literals):
-                by_lexicon.setdefault(lex, []).append(r_index)
+    literals = [required_literals(node.pattern, node.flags) for _, node in regexes]
+    prefilter = _prefilter([node for _, node in regexes], literals, regex_fields)
+    triggers = build_triggers([r.condition for r in rules], len(lexicons), [lit is not None for lit in literals],
+                              _rarity(checked, index_of, literals))
     title = checked.convention.title if checked.convention else "policy"
     return CompiledPolicy(
         name=title, version=version, profiles=tuple(profiles), lexicons=tuple(lexicons), rules=tuple(rules),
         automaton=automaton if keys else None, regexes=tuple(pattern for pattern, _ in regexes),
-        prefilter=_prefilter(signal_ids, [signals_of(i) for i in range(len(regexes))], regex_fields),
-        scanned_fields=tuple(sorted(scanned)), always_rules=tuple(always),
-        rules_by_lexicon={k: tuple(v) for k, v in by_lexicon.items()},
+        prefilter=prefilter, scanned_fields=tuple(sorted(scanned)), triggers=triggers,
         clauses={cid: c.text for cid, c in checked.clauses.items()},
         categories={name: (c.title, tuple(ref.text for ref in c.clauses)) for name, c in checked.categories.items()},
         lexicon_index=index_of, ladder=ladder,
@@ -375,63 +342,32 @@ def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index:
     return go(expr)
 
 
-def _requirements(expr: s.Expr, index_of: dict[str, int], regex_signals) -> tuple[frozenset, ...]:
-    """Sets of signals, each of which must be present for ``expr`` to be true.  A signal is
-    (field, id): a lexicon with a hit in that field, or a regex literal found in it.
+def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) -> Callable[[tuple], tuple]:
+    """How unlikely an ordinary post is to carry a signal, for picking the one to index a rule
+    on: text signals by their shortest term or literal (one-character terms like 约 are
+    everywhere), then fewer alternatives; facts after text (most posts carry them)."""
+    terms = {index_of[name]: [t.key for t in lex.terms] for name, lex in checked.lexicons.items()}
 
-    An AND of ORs: ``has A and has B near C`` needs {A}, {B} and {C}; ``has A or has B``
-    needs {A, B}; ``matches /(微信|vx)…/`` needs {微信, vx}; a condition that can be true
-    with nothing present needs nothing."""
-    if isinstance(expr, (s.Matches, s.CountMatches)):
-        if isinstance(expr, s.CountMatches) and not (
-                (expr.op == ">" and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)):
-            return ()
-        found = regex_signals(expr.regex)
-        return (frozenset((expr.field.text, signal) for signal in found),) if found else ()
-    if isinstance(expr, s.Has):
-        return (frozenset({(expr.field.text, index_of[expr.lex.lexicon.text])}),)
-    if isinstance(expr, s.Near):
-        return (frozenset({(expr.field.text, index_of[expr.first.lexicon.text])}),
-                frozenset({(expr.field.text, index_of[expr.second.lexicon.text])}))
-    if isinstance(expr, s.CountHits):
-        needs_hit = (expr.op == ">" and expr.value >= 0) or (expr.op in (">=", "==") and expr.value >= 1)
-        return (frozenset({(expr.field.text, index_of[expr.lex.lexicon.text])}),) if needs_hit else ()
-    if isinstance(expr, s.AllOf):
-        found: list[frozenset] = []
-        for item in expr.items:
-            for requirement in _requirements(item, index_of, regex_signals):
-                if requirement not in found:
-                    found.append(requirement)
-        return tuple(found)
-    if isinstance(expr, s.AnyOf):
-        parts = [_requirements(item, index_of, regex_signals) for item in expr.items]
-        if any(not p for p in parts):
-            return ()
-        return (frozenset().union(*(min(p, key=len) for p in parts)),)
-    return ()
+    def rarity(key: tuple) -> tuple:
+        kind, _, what = key
+        if kind == "fact":
+            return (0, what == "nonzero", 0)
+        keys = terms[what] if kind == "lexicon" else literals[what]
+        return (1, min((len(k) for k in keys), default=0), -len(keys))
+
+    return rarity
 
 
-def _index_on(requirements: tuple[frozenset, ...], terms: dict[int, list[str]],
-              literals: dict[int, str]) -> frozenset:
-    """The requirement to index a rule on: the one least likely to be met by an ordinary post,
-    judged by its shortest term or literal (one-character terms like 约 are everywhere)."""
-    def keys(ident: int) -> list[str]:
-        return terms[ident] if ident in terms else [literals[ident]]
-
-    def rarity(requirement: frozenset) -> tuple:
-        shortest = min((len(k) for _, ident in requirement for k in keys(ident)), default=0)
-        return (shortest, -sum(len(keys(ident)) for _, ident in requirement))
-
-    return max(requirements, key=rarity)
-
-
-def _prefilter(signal_ids: dict, signals: list, fields: set[str]) -> Prefilter:
+def _prefilter(nodes: list[s.Regex], literals: list, fields: set[str]) -> Prefilter:
     automata: dict[tuple[bool, bool], ahocorasick.Automaton] = {}
-    for (kind, literal), signal in signal_ids.items():
-        automaton = automata.setdefault(kind, ahocorasick.Automaton())
-        key = literal.encode("utf-8", "surrogatepass").decode("latin-1")
-        automaton.add_word(key, automaton.get(key, ()) + (signal,))
+    for index, (node, found) in enumerate(zip(nodes, literals, strict=True)):
+        if found is None:
+            continue
+        automaton = automata.setdefault((node.normalized, needs_casefold(node.pattern, node.flags)),
+                                        ahocorasick.Automaton())
+        for literal in found:
+            key = literal.encode("utf-8", "surrogatepass").decode("latin-1")
+            automaton.add_word(key, automaton.get(key, ()) + (index,))
     for automaton in automata.values():
         automaton.make_automaton()
-    return Prefilter(automata, tuple(signals), tuple(sorted(fields)),
-                     {signal: literal for (_, literal), signal in signal_ids.items()})
+    return Prefilter(automata, tuple(literals), tuple(sorted(fields)))

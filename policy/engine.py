@@ -32,6 +32,7 @@ from .parse import parse
 from .post import Post, PostError
 from .resources import bundled_convention
 from .sources import PolicySources, SourceError, read_policy_files, read_term_files
+from .trigger import present_facts
 from .verdict import ALLOW, REJECT, REVIEW, Evidence, Verdict, Violation
 
 DEFAULT_REGEX_TIMEOUT = 0.05
@@ -183,25 +184,33 @@ class Engine:
         if size > self.max_chars:
             ctx.warnings.append(f"post has {size} characters, over the limit of {self.max_chars}; not scanned")
             return self._verdict(post, ctx, [], [], checked_at, history)
-        hit: set[tuple[str, int]] = set()  # (field, lexicon with a raw hit or regex literal present)
+        enforced: list[Violation] = []
+        shadow: list[Violation] = []
+        for index in self.policy.triggers.candidates(self.scan_signals(ctx)):
+            rule = self.policy.rules[index]
+            if rule.condition.test(ctx):
+                violation = self._violation(rule, ctx, post)
+                (shadow if rule.mode == "shadow" else enforced).append(violation)
+        return self._verdict(post, ctx, enforced, shadow, checked_at, history)
+
+    def scan_signals(self, ctx: Context) -> int:
+        """Scan the post's text fields (raw automaton hits kept in ``ctx``) and return the
+        trigger signals present: lexicons hit, regexes whose literals are there, facts."""
+        triggers = self.policy.triggers
+        post = ctx.post
+        present = present_facts(triggers, post.fact, post.text)
         for name in self.policy.scanned_fields:
             raw = raw_scan(self.policy, name, post.text(name), ctx.normalized)
             if raw:
                 ctx.raw[name] = raw
-                hit.update((name, lexicon) for lexicon in raw_lexicons(self.policy, raw))
-        for name in self.policy.prefilter.fields:
-            hit.update((name, signal) for signal in ctx.signals(name))
-        candidates = set(self.policy.always_rules)
-        for lexicon in hit:
-            candidates.update(self.policy.rules_by_lexicon.get(lexicon, ()))
-        enforced: list[Violation] = []
-        shadow: list[Violation] = []
-        for index in sorted(candidates):
-            rule = self.policy.rules[index]
-            if all(requirement & hit for requirement in rule.trigger) and rule.condition.test(ctx):
-                violation = self._violation(rule, ctx, post)
-                (shadow if rule.mode == "shadow" else enforced).append(violation)
-        return self._verdict(post, ctx, enforced, shadow, checked_at, history)
+                bits = triggers.lexicon_bits.get(name)
+                if bits:
+                    for lexicon in raw_lexicons(self.policy, raw):
+                        present |= bits[lexicon]
+        for name, bits in triggers.regex_bits.items():
+            for regex in ctx.regexes_possible(name):
+                present |= bits.get(regex, 0)
+        return present
 
     def _verdict(self, post: Post, ctx: Context, enforced: list[Violation], shadow: list[Violation],
                  checked_at: datetime | None, history: Sequence[Strike]) -> Verdict:

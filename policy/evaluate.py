@@ -24,6 +24,10 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
         "!=": operator.ne}
 
 
+def compare(op: str, actual: float, value: float) -> bool:
+    return _OPS[op](actual, value)
+
+
 @dataclass(frozen=True)
 class RegexHit:
     field: str
@@ -54,11 +58,11 @@ class Context:
     """Offset maps by (field, profile), built only when something hit."""
     regex_cache: dict = field(default_factory=dict)
     present: dict = field(default_factory=dict)
-    """Regex-literal signals present, by field."""
+    """By field, the regexes that may match it (one of their literals is there)."""
     warnings: list[str] = field(default_factory=list)
 
-    def signals(self, name: str) -> set[int]:
-        """The regex-literal signals present in a field (computed once per check)."""
+    def regexes_possible(self, name: str) -> set[int]:
+        """The prefiltered regexes one of whose literals is in a field (computed once per check)."""
         found = self.present.get(name)
         if found is None:
             found = set()
@@ -70,8 +74,8 @@ class Context:
                         if is_normalized else text
                     if casefold:
                         subject = subject.casefold()
-                    for _, ids in automaton.iter(subject.encode("utf-8", "surrogatepass").decode("latin-1")):
-                        found.update(ids)
+                    for _, indices in automaton.iter(subject.encode("utf-8", "surrogatepass").decode("latin-1")):
+                        found.update(indices)
             self.present[name] = found
         return found
 
@@ -97,8 +101,7 @@ class Context:
         if text:
             table = table_for(DEFAULT_PROFILE)
             subject = normalized_text(text, table, self.normalized, (name, DEFAULT_PROFILE)) if normalized else text
-            needed = self.policy.prefilter.signals[index]
-            if needed is not None and not needed & self.signals(name):
+            if self.policy.prefilter.literals[index] is not None and index not in self.regexes_possible(name):
                 self.regex_cache[key] = out
                 return out  # none of the literals every match needs: the regex cannot match
             try:

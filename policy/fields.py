@@ -32,6 +32,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "author.registration_cheat": (BOOLEAN, "the platform found the account registered or used by cheating"),
 }
 
+COUNTED_FACTS = ("links", "mentions")
+"""Facts counted from title and body when the pipeline does not supply them: never missing."""
+
 LADDER_FIELDS: dict[str, tuple[str, str]] = {
     "sanction.permanent": (BOOLEAN, "the sanction is a permanent mute or an account closure"),
     "sanction.step": (NUMBER, "the step reached, 1 for the lightest"),

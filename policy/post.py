@@ -28,16 +28,24 @@ class Post:
     texts: dict[str, str]
     facts: dict[str, float | bool] = field(default_factory=dict)
     user_id: str | None = None
+    _counted: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def text(self, name: str) -> str:
         return self.texts.get(name, "")
 
     def fact(self, name: str) -> float | bool | None:
         value = self.facts.get(name)
-        if value is None and name in ("links", "mentions"):
-            joined = self.text("title") + "\n" + self.text("body")
-            return len((_URL if name == "links" else _MENTION).findall(joined))
+        if value is None and name in F.COUNTED_FACTS:
+            value = self._counted.get(name)
+            if value is None:
+                value = self._counted[name] = self._count(name)
         return value
+
+    def _count(self, name: str) -> int:
+        joined = self.text("title") + "\n" + self.text("body")
+        if name == "links":  # every URL has a dot or a slash
+            return len(_URL.findall(joined)) if "." in joined or "/" in joined else 0
+        return len(_MENTION.findall(joined)) if "@" in joined else 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form that ``from_dict`` reads back into an equal post."""
