@@ -25,8 +25,8 @@ from . import evaluate as ev
 from . import syntax as s
 from .check import CheckedPolicy, compile_regex
 from .normalize import Profile, is_word_char
-from .prefilter import needs_casefold, required_literals
-from .trigger import Triggers, build_triggers
+from .prefilter import Requirement, required_literals
+from .trigger import Index, Triggers, build_triggers
 
 COMPILER_VERSION = "policy-compiler/2"
 
@@ -94,15 +94,19 @@ class CompiledLadder:
 class Prefilter:
     """Regex literals, found with the same kind of automaton as lexicon terms.
 
-    Every regex with required literals (see :mod:`policy.prefilter`) runs only on a
-    field where one of them is present; that presence is also a trigger signal."""
+    A regex with required literals (see :mod:`policy.prefilter`) runs only on a field
+    where all the literals of one of its alternatives are present; that is also a
+    trigger signal of the rules that read it."""
 
-    automata: dict[tuple[bool, bool], ahocorasick.Automaton]
-    """(normalized, casefold) -> automaton over UTF-8 bytes spelled as latin-1; value: regex indices."""
-    literals: tuple[tuple[str, ...] | None, ...]
-    """Per regex: the literals one of which every match contains (None: always run)."""
+    original: ahocorasick.Automaton | None
+    """The literals of regexes on the original text, case-folded, as UTF-8 bytes spelled as
+    latin-1; value: its signal.  (Normalized regexes' literals are in the main automaton.)"""
+    literals: tuple[Requirement | None, ...]
+    """Per regex: literal sets one of which every match contains (None: always run)."""
     fields: tuple[str, ...]
     """Text fields some prefiltered regex reads."""
+    regexes: Index
+    """Which regexes may match, from the literals the automata found."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,12 @@ class CompiledPolicy:
     lexicons: tuple[CompiledLexicon, ...]
     rules: tuple[CompiledRule, ...]
     automaton: ahocorasick.Automaton | None
+    """Every term of every lexicon, and the literals of normalized regexes, as UTF-8 bytes spelled
+    as latin-1; value: a key number."""
+    key_entries: tuple[tuple[TermEntry, ...], ...]
+    """Key number -> the term entries it stands for (one per lexicon holding it)."""
+    key_literals: tuple[tuple[int, ...], ...]
+    """Key number -> the prefilter literals (normalized regexes) it stands for."""
     regexes: tuple
     prefilter: Prefilter
     scanned_fields: tuple[str, ...]
@@ -176,7 +186,6 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     profiles: list[Profile] = []
     lexicons: list[CompiledLexicon] = []
     index_of = {name: i for i, name in enumerate(checked.lexicons)}
-    automaton = ahocorasick.Automaton()
     keys: dict[str, list[TermEntry]] = {}
     for i, (name, lex) in enumerate(checked.lexicons.items()):
         if lex.profile not in profiles:
@@ -202,10 +211,6 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
                 bucket.append(entry)
             else:  # Ｂ and b are one term once normalized: one entry, their tags together
                 bucket[same] = replace(bucket[same], tags=bucket[same].tags | entry.tags)
-    for byte_key, entries in keys.items():
-        automaton.add_word(byte_key, tuple(entries))
-    if keys:
-        automaton.make_automaton()
 
     regexes: list = []
     regex_index: dict[s.Regex, int] = {}
@@ -232,13 +237,19 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             fingerprint=_fingerprint(rule, checked),
         ))
     literals = [required_literals(node.pattern, node.flags) for _, node in regexes]
-    prefilter = _prefilter([node for _, node in regexes], literals, regex_fields)
-    triggers = build_triggers([r.condition for r in rules], len(lexicons), [lit is not None for lit in literals],
+    prefilter, normalized_literals = _prefilter([node for _, node in regexes], literals, regex_fields)
+    if normalized_literals:  # the text pass that finds terms finds these literals too
+        scanned |= regex_fields
+        if Profile() not in profiles:
+            profiles.append(Profile())
+    automaton, key_entries, key_literals = _automaton(keys, normalized_literals)
+    triggers = build_triggers([r.condition for r in rules], [lit is not None for lit in literals],
                               _rarity(checked, index_of, literals))
     title = checked.convention.title if checked.convention else "policy"
     return CompiledPolicy(
         name=title, version=version, profiles=tuple(profiles), lexicons=tuple(lexicons), rules=tuple(rules),
-        automaton=automaton if keys else None, regexes=tuple(pattern for pattern, _ in regexes),
+        automaton=automaton, key_entries=key_entries, key_literals=key_literals,
+        regexes=tuple(pattern for pattern, _ in regexes),
         prefilter=prefilter, scanned_fields=tuple(sorted(scanned)), triggers=triggers,
         clauses={cid: c.text for cid, c in checked.clauses.items()},
         categories={name: (c.title, tuple(ref.text for ref in c.clauses)) for name, c in checked.categories.items()},
@@ -352,22 +363,57 @@ def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) ->
         kind, _, what = key
         if kind == "fact":
             return (0, what == "nonzero", 0)
-        keys = terms[what] if kind == "lexicon" else literals[what]
-        return (1, min((len(k) for k in keys), default=0), -len(keys))
+        if kind == "lexicon":
+            return (1, min((len(k) for k in terms[what]), default=0), -len(terms[what]))
+        alternatives = literals[what]
+        return (1, min(max(len(lit) for lit in a) for a in alternatives), -len(alternatives))
 
     return rarity
 
 
-def _prefilter(nodes: list[s.Regex], literals: list, fields: set[str]) -> Prefilter:
-    automata: dict[tuple[bool, bool], ahocorasick.Automaton] = {}
-    for index, (node, found) in enumerate(zip(nodes, literals, strict=True)):
-        if found is None:
+def _automaton(terms: dict[str, list[TermEntry]], literals: dict[str, int]):
+    """The one automaton over normalized text: lexicon terms and normalized-regex literals."""
+    keys = sorted(terms.keys() | literals.keys())
+    if not keys:
+        return None, (), ()
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    for number, key in enumerate(keys):
+        automaton.add_word(key, number)
+    automaton.make_automaton()
+    return (automaton, tuple(tuple(terms.get(key, ())) for key in keys),
+            tuple((literals[key],) if key in literals else () for key in keys))
+
+
+def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
+               fields: set[str]) -> tuple[Prefilter, dict[str, int]]:
+    """Every required literal is a signal.  Literals of normalized regexes are looked for by
+    the main automaton (returned: key -> signal); the others by one automaton over the
+    case-folded original text, with case-folded keys: a literal in the text is there once
+    both are folded, so folding only ever finds more (which is safe for a filter).  Each
+    regex waits, in an :class:`Index`, for one of its alternatives to be present."""
+    numbers: dict[tuple[bool, str], int] = {}
+    alternatives: list[list[frozenset[int]]] = []
+    for node, requirement in zip(nodes, requirements, strict=True):
+        if requirement is None:
+            alternatives.append([frozenset()])
             continue
-        automaton = automata.setdefault((node.normalized, needs_casefold(node.pattern, node.flags)),
-                                        ahocorasick.Automaton())
-        for literal in found:
-            key = literal.encode("utf-8", "surrogatepass").decode("latin-1")
-            automaton.add_word(key, automaton.get(key, ()) + (index,))
-    for automaton in automata.values():
-        automaton.make_automaton()
-    return Prefilter(automata, tuple(literals), tuple(sorted(fields)))
+        alternatives.append([frozenset(numbers.setdefault(_literal_key(node, literal), len(numbers))
+                                       for literal in a) for a in requirement])
+    original = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    normalized: dict[str, int] = {}
+    for (is_normalized, literal), number in numbers.items():
+        key = literal.encode("utf-8", "surrogatepass").decode("latin-1")
+        if is_normalized:
+            normalized[key] = number
+        else:
+            original.add_word(key, number)
+    if len(original):
+        original.make_automaton()
+    length = {number: len(literal) for (_, literal), number in numbers.items()}
+    prefilter = Prefilter(original if len(original) else None, tuple(requirements), tuple(sorted(fields)),
+                          Index.build(alternatives, lambda n: (length[n], -n)))
+    return prefilter, normalized
+
+
+def _literal_key(node: s.Regex, literal: str) -> tuple[bool, str]:
+    return (True, literal) if node.normalized else (False, literal.casefold())

@@ -27,7 +27,7 @@ from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_pol
 from .diagnostics import Diagnostic, PolicyError
 from .evaluate import Context, FactHit, RegexHit
 from .ladder import Strike, decide
-from .match import Hit, raw_lexicons, raw_scan
+from .match import Hit, raw_lexicons
 from .parse import parse
 from .post import Post, PostError
 from .resources import bundled_convention
@@ -193,23 +193,20 @@ class Engine:
                 (shadow if rule.mode == "shadow" else enforced).append(violation)
         return self._verdict(post, ctx, enforced, shadow, checked_at, history)
 
-    def scan_signals(self, ctx: Context) -> int:
+    def scan_signals(self, ctx: Context) -> set[int]:
         """Scan the post's text fields (raw automaton hits kept in ``ctx``) and return the
         trigger signals present: lexicons hit, regexes whose literals are there, facts."""
         triggers = self.policy.triggers
         post = ctx.post
         present = present_facts(triggers, post.fact, post.text)
         for name in self.policy.scanned_fields:
-            raw = raw_scan(self.policy, name, post.text(name), ctx.normalized)
+            raw = ctx.scan(name)
             if raw:
-                ctx.raw[name] = raw
-                bits = triggers.lexicon_bits.get(name)
-                if bits:
-                    for lexicon in raw_lexicons(self.policy, raw):
-                        present |= bits[lexicon]
-        for name, bits in triggers.regex_bits.items():
-            for regex in ctx.regexes_possible(name):
-                present |= bits.get(regex, 0)
+                signals = triggers.lexicon_signals.get(name)
+                if signals:
+                    present.update(signals[lexicon] for lexicon in raw_lexicons(self.policy, raw) & signals.keys())
+        for name, signals in triggers.regex_signals.items():
+            present.update(signals[regex] for regex in ctx.regexes_possible(name) & signals.keys())
         return present
 
     def _verdict(self, post: Post, ctx: Context, enforced: list[Violation], shadow: list[Violation],

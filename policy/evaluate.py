@@ -12,7 +12,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .match import refine
+from .match import RawHits, raw_literals, raw_scan, refine
 from .normalize import DEFAULT_PROFILE, mapped_text, normalized_text, table_for
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Context:
     post: Post
     regex_timeout: float
     raw: dict = field(default_factory=dict)
-    """The automaton's raw hits by field (match.raw_scan)."""
+    """The automaton's raw hits by field (match.raw_scan), see :meth:`scan`."""
     hits: dict[tuple[str, int], list[Hit]] = field(default_factory=dict)
     """Real hits by (field, lexicon), refined lazily from ``raw`` (only what a rule reads)."""
     normalized: dict = field(default_factory=dict)
@@ -61,22 +61,25 @@ class Context:
     """By field, the regexes that may match it (one of their literals is there)."""
     warnings: list[str] = field(default_factory=list)
 
+    def scan(self, name: str) -> RawHits:
+        """The automaton's raw hits in a field (computed once per field and check)."""
+        raw = self.raw.get(name)
+        if raw is None:
+            raw = self.raw[name] = raw_scan(self.policy, name, self.post.text(name), self.normalized)
+        return raw
+
     def regexes_possible(self, name: str) -> set[int]:
-        """The prefiltered regexes one of whose literals is in a field (computed once per check)."""
+        """The regexes that may match a field: all the literals of one of their alternatives
+        are there, or they require none (computed once per field and check)."""
         found = self.present.get(name)
         if found is None:
-            found = set()
+            prefilter = self.policy.prefilter
+            literals = raw_literals(self.policy, self.scan(name))
             text = self.post.text(name)
-            if text:
-                table = table_for(DEFAULT_PROFILE)
-                for (is_normalized, casefold), automaton in self.policy.prefilter.automata.items():
-                    subject = normalized_text(text, table, self.normalized, (name, DEFAULT_PROFILE)) \
-                        if is_normalized else text
-                    if casefold:
-                        subject = subject.casefold()
-                    for _, indices in automaton.iter(subject.encode("utf-8", "surrogatepass").decode("latin-1")):
-                        found.update(indices)
-            self.present[name] = found
+            if text and prefilter.original is not None:
+                literals.update([n for _, n in prefilter.original.iter(
+                    text.casefold().encode("utf-8", "surrogatepass").decode("latin-1"))])
+            found = self.present[name] = set(prefilter.regexes.candidates(literals))
         return found
 
     def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
@@ -85,7 +88,7 @@ class Context:
         key = (name, lexicon)
         found = self.hits.get(key)
         if found is None:
-            raw = self.raw.get(name)
+            raw = self.scan(name)
             found = self.hits[key] = refine(self.policy, name, self.post.text(name), raw, self.mapped,
                                             only=self.policy.refine_sets[lexicon]).get(lexicon, []) if raw else []
         if tags is None:
@@ -101,7 +104,7 @@ class Context:
         if text:
             table = table_for(DEFAULT_PROFILE)
             subject = normalized_text(text, table, self.normalized, (name, DEFAULT_PROFILE)) if normalized else text
-            if self.policy.prefilter.literals[index] is not None and index not in self.regexes_possible(name):
+            if index not in self.regexes_possible(name):
                 self.regex_cache[key] = out
                 return out  # none of the literals every match needs: the regex cannot match
             try:

@@ -31,7 +31,7 @@ class Hit:
 
 
 RawHits = list
-"""Per profile with hits: (profile index, normalized text as UTF-8, [(end byte, TermEntry tuple)])."""
+"""Per profile with hits: (profile index, normalized text as UTF-8, [(end byte, key number)])."""
 
 
 def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) -> RawHits:
@@ -52,9 +52,16 @@ def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) ->
 
 def raw_lexicons(policy: CompiledPolicy, raw: RawHits) -> set[int]:
     """Lexicons with a raw hit: a superset of those with a real one, enough to pick the rules to run."""
+    entries = policy.key_entries
     single_profile = len(policy.profiles) == 1
-    return {entry.lexicon for p_index, _, found in raw for _, entries in found for entry in entries
+    return {entry.lexicon for p_index, _, found in raw for _, key in found for entry in entries[key]
             if single_profile or entry.profile == p_index}
+
+
+def raw_literals(policy: CompiledPolicy, raw: RawHits) -> set[int]:
+    """The prefilter literals (of normalized regexes) among the raw hits."""
+    literals = policy.key_literals
+    return {n for _, _, found in raw for _, key in found for n in literals[key]}
 
 
 def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: dict,
@@ -66,8 +73,8 @@ def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: 
     spans: list[tuple[int, int, TermEntry]] = []  # (normalized start, end, entry)
     for p_index, encoded, found in raw:
         ascii_only: bool | None = None
-        for end_byte, entries in found:
-            wanted = [entry for entry in entries if (single_profile or entry.profile == p_index)
+        for end_byte, key in found:
+            wanted = [entry for entry in policy.key_entries[key] if (single_profile or entry.profile == p_index)
                       and (only is None or entry.lexicon in only)]
             if not wanted:
                 continue

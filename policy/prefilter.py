@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import re
 
-MIN_LENGTH = 1
-MAX_ALTERNATIVES = 64
+MAX_ALTERNATIVES = 256
+"""Alternatives kept per regex; a part that would make more is ignored (the filter weakens)."""
+MAX_CLASS = 64
+"""A character class of at most this many characters counts as a set of literals."""
+MAX_STRINGS = 64
+"""The most strings an exact run (``加[vV微]`` is 加v, 加V, 加微) may stand for."""
+MAX_SINGLE_CHARACTERS = 8
+"""A run of one character from a wider class of common characters (``[0-9]``, ``[a-z]``,
+``[一二三四五六七八九十]``) is too common to be worth requiring."""
 
+Requirement = list[frozenset[str]]
+"""Alternatives of literal sets: every match contains all the literals of one alternative."""
 
 _UNICODE_PROPERTY = re.compile(r"((?<!\\)(?:\\\\)*)\\[pP]\{[^}]*\}")
-MAX_CLASS = 16
 _INLINE_IGNORECASE = re.compile(r"\(\?[a-zA-Z]*i[a-zA-Z-]*[:)]")
 
 
@@ -26,11 +34,13 @@ def needs_casefold(pattern: str, flags: str) -> bool:
     return "i" in flags or bool(_INLINE_IGNORECASE.search(pattern))
 
 
-def required_literals(pattern: str, flags: str = "") -> tuple[str, ...] | None:
-    """Literals one of which every match contains, or None when none can be proven.
+def required_literals(pattern: str, flags: str = "") -> Requirement | None:
+    """Literal sets one of which every match contains in full, or None when none can be proven.
 
-    When :func:`needs_casefold`, the literals are case-folded: compare them with the
-    case-folded text."""
+    ``(微信|vx)号?\\d{6}`` gives [{vx}, {微信}]; ``[0-9]+(元|块)(一|每)单`` gives
+    [{元, 一单}, {元, 每单}, {块, 一单}, {块, 每单}].  Runs of literals, small classes and
+    alternations of them are read as one set of strings.  When :func:`needs_casefold`,
+    the literals are case-folded: compare them with the case-folded text."""
     try:
         from re import _constants as sre  # type: ignore[attr-defined]
         from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -41,63 +51,122 @@ def required_literals(pattern: str, flags: str = "") -> tuple[str, ...] | None:
         parsed = sre_parse.parse(_UNICODE_PROPERTY.sub(r"\1\\w", pattern), parse_flags)
     except Exception:  # syntax only the regex module reads: no prefilter
         return None
-    ignore_case = needs_casefold(pattern, flags)
+    zero_width = {sre.AT, sre.ASSERT, sre.ASSERT_NOT}
+    repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
 
-    def sequence(items) -> frozenset[str] | None:
-        """The best required set of a sequence: literal runs or one element's set."""
-        best: frozenset[str] | None = None
-        run: list[str] = []
-
-        def consider(candidate: frozenset[str] | None) -> None:
-            nonlocal best
-            if candidate and _better(candidate, best):
-                best = candidate
-
-        for op, av in items:
-            if op == sre.LITERAL:
-                run.append(chr(av))
-                continue
-            if run:
-                consider(frozenset({"".join(run)}))
-                run = []
-            consider(element(op, av))
-        if run:
-            consider(frozenset({"".join(run)}))
-        return best
-
-    def element(op, av) -> frozenset[str] | None:
+    def exact(op, av) -> set[str] | None:
+        """The strings one element matches, when they are few and known."""
+        if op == sre.LITERAL:
+            return {chr(av)}
+        if op == sre.IN:
+            chars: set[str] = set()
+            for kind, value in av:
+                if kind == sre.LITERAL:
+                    chars.add(chr(value))
+                elif kind == sre.RANGE and value[1] - value[0] < MAX_CLASS:
+                    chars.update(chr(c) for c in range(value[0], value[1] + 1))
+                else:
+                    return None  # a negated class, a category (\\d, \\w) or a wide range
+            return chars if 0 < len(chars) <= MAX_CLASS else None
         if op == sre.SUBPATTERN:
-            return sequence(av[3])
+            return exact_sequence(av[3])
+        if op == sre.ATOMIC_GROUP:
+            return exact_sequence(av)
         if op == sre.BRANCH:
             out: set[str] = set()
             for alternative in av[1]:
-                got = sequence(alternative)
-                if not got:
+                got = exact_sequence(alternative)
+                if got is None:
                     return None
                 out |= got
-            return frozenset(out) if len(out) <= MAX_ALTERNATIVES else None
-        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
-            return sequence(av[2])
+            return out if len(out) <= MAX_STRINGS else None
+        return None
+
+    def exact_sequence(items) -> set[str] | None:
+        strings = {""}
+        for op, av in items:
+            if op in zero_width:
+                continue
+            got = exact(op, av)
+            if got is None or len(strings) * len(got) > MAX_STRINGS:
+                return None
+            strings = {a + b for a in strings for b in got}
+        return strings
+
+    def element(op, av) -> Requirement:
+        if op == sre.SUBPATTERN:
+            return sequence(av[3])
         if op == sre.ATOMIC_GROUP:
             return sequence(av)
-        if op == sre.IN and av and all(item[0] == sre.LITERAL for item in av) and len(av) <= MAX_CLASS:
-            return frozenset(chr(item[1]) for item in av)  # a small class of characters: one of them
-        return None
+        if op == sre.BRANCH:
+            union: Requirement = []
+            for alternative in av[1]:
+                union.extend(sequence(alternative))
+            union = _minimal(union)
+            return union if len(union) <= MAX_ALTERNATIVES else [frozenset()]
+        if op in repeats and av[0] >= 1:
+            return sequence(av[2])
+        return [frozenset()]  # anything else may match without any literal
+
+    def sequence(items) -> Requirement:
+        parts: list[Requirement] = []
+        run = {""}
+
+        def flush() -> None:
+            nonlocal run
+            weak = len(run) > MAX_SINGLE_CHARACTERS and all(len(string) == 1 for string in run) \
+                and any(_common(string) for string in run)
+            if run != {""} and not weak:
+                parts.append([frozenset({string}) for string in run])
+            run = {""}
+
+        for op, av in items:
+            if op in zero_width:
+                continue  # matches no character: the strings around it still touch
+            got = exact(op, av)
+            if got is not None and len(run) * len(got) <= MAX_STRINGS:
+                run = {a + b for a in run for b in got}
+                continue
+            flush()
+            if got is not None:
+                run = set(got)
+            else:
+                parts.append(element(op, av))
+        flush()
+        return _all_of(parts)
 
     try:
         found = sequence(parsed)
     except RecursionError:
         return None
-    if not found or any(len(lit) < MIN_LENGTH for lit in found):
+    if not found or any(not alternative for alternative in found) or any("" in a for a in found):
         return None
-    if ignore_case:
-        found = frozenset(lit.casefold() for lit in found)
-    return tuple(sorted(found))
+    if needs_casefold(pattern, flags):
+        found = _minimal([frozenset(literal.casefold() for literal in a) for a in found])
+    return found
 
 
-def _better(candidate: frozenset[str], best: frozenset[str] | None) -> bool:
-    """Prefer sets whose shortest literal is longer (rarer), then fewer alternatives."""
-    if best is None:
-        return True
-    key = (min(len(x) for x in candidate), -len(candidate))
-    return key > (min(len(x) for x in best), -len(best))
+def _common(ch: str) -> bool:
+    """A Latin letter, a digit or a common Chinese character."""
+    return (ch.isascii() and ch.isalnum()) or "\u4e00" <= ch <= "\u9fff"
+
+
+def _all_of(parts: list[Requirement]) -> Requirement:
+    """Every part must hold: the product of their alternatives, smallest parts first; a part
+    that would make more than MAX_ALTERNATIVES is left out (the requirement only weakens)."""
+    result: Requirement = [frozenset()]
+    for part in sorted(parts, key=len):
+        product = _minimal([a | b for a in result for b in part])
+        if len(product) <= MAX_ALTERNATIVES:
+            result = product
+    return result
+
+
+def _minimal(alternatives: Requirement) -> Requirement:
+    """Without duplicates and without any set that contains another (it adds nothing)."""
+    unique = sorted(set(alternatives), key=lambda a: (len(a), sorted(a)))
+    kept: Requirement = []
+    for alternative in unique:
+        if not any(other <= alternative for other in kept):
+            kept.append(alternative)
+    return kept

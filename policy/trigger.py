@@ -1,10 +1,10 @@
 """Triggers: which rules can possibly be true for a post, decided from cheap signals.
 
-A *signal* is one bit that the engine sets before evaluating any rule:
+A *signal* is a small number that the engine notes before evaluating any rule:
 
 - a lexicon has a raw automaton hit in a text field;
-- a regex could match a text field (one of its required literals is there, see
-  :mod:`policy.prefilter`);
+- a regex could match a text field (all the literals of one of its alternatives
+  are there, see :mod:`policy.prefilter`);
 - a fact is present, or is non-zero / true (a text field is non-empty).
 
 Each rule's condition is reduced, at compile time, to a *trigger*: alternatives of
@@ -14,8 +14,9 @@ signal sets, one of which must be wholly present for the condition to be true
 needs {group, generalizer, stereotype} or {slur}.  A trigger is only ever weaker
 than its condition (when the form would grow past :data:`MAX_ALTERNATIVES`, a part
 is dropped, never strengthened), so skipping a rule whose trigger is unmet never
-changes a verdict.  The engine evaluates a rule's condition only when its trigger
-is met, and finds the rules to test through the rarest signal of each alternative.
+changes a verdict.  An :class:`Index` finds the rules to test through the rarest
+signal of each alternative; the same index finds the regexes worth running from
+the literals present.
 """
 
 from __future__ import annotations
@@ -36,90 +37,101 @@ _ANYTHING: Alternatives = [frozenset()]
 
 
 @dataclass(frozen=True)
-class Triggers:
-    lexicon_bits: dict[str, tuple[int, ...]]
-    """Text field -> per lexicon index, its signal bit (0: no rule needs it)."""
-    regex_bits: dict[str, dict[int, int]]
-    """Text field -> regex index -> the bit set when one of the regex's literals is in the field."""
-    fact_bits: tuple[tuple[str, bool, int, int], ...]
-    """(field, is a text field, bit when present, bit when non-zero / true / non-empty) for the
-    fields rules need."""
-    rules: tuple[tuple[int, ...], ...]
-    """Per rule, its alternatives as bit masks; a mask of 0 means the rule is always evaluated."""
+class Index:
+    """Items (rules, regexes), each with alternatives of required signals, found from the
+    signals present.  An item is indexed on the rarest signal of each alternative, so a post
+    wakes only the items one of whose rare signals it carries; those are then tested in full."""
+
+    alternatives: tuple[tuple[frozenset[int], ...], ...]
+    """Per item, the signal sets one of which must be present; an empty set: always a candidate."""
     always: tuple[int, ...]
-    """Rules with an empty alternative: evaluated on every post."""
-    by_bit: dict[int, tuple[int, ...]]
-    """A bit -> the rules one of whose alternatives is indexed on it (its rarest signal)."""
+    by_signal: dict[int, tuple[tuple[int, frozenset[int]], ...]]
+    """A signal -> (item, alternative) for the alternatives whose rarest signal it is."""
+    indexed: frozenset[int]
+    """The signals some alternative is indexed on."""
 
-    def candidates(self, present: int) -> list[int]:
-        """The rules whose trigger the present signals meet, in rule order."""
+    def candidates(self, present: set[int]) -> list[int]:
+        """The items one of whose alternatives is wholly present, in item order."""
         found = set(self.always)
-        by_bit = self.by_bit
-        rest = present
-        while rest:
-            low = rest & -rest
-            found.update(by_bit.get(low, ()))
-            rest ^= low
-        masks = self.rules
-        return [i for i in sorted(found) if any((m & present) == m for m in masks[i])]
+        by_signal = self.by_signal
+        for signal in self.indexed & present:
+            for item, alternative in by_signal[signal]:
+                if alternative <= present:
+                    found.add(item)
+        return sorted(found)
+
+    @classmethod
+    def build(cls, alternatives: Sequence[Sequence[frozenset[int]]], rarity: Callable[[int], tuple]) -> Index:
+        always: list[int] = []
+        by_signal: dict[int, list[tuple[int, frozenset[int]]]] = {}
+        for item, sets in enumerate(alternatives):
+            if any(not signals for signals in sets):
+                always.append(item)
+                continue
+            for signals in sets:
+                by_signal.setdefault(max(sorted(signals), key=rarity), []).append((item, signals))
+        return cls(tuple(tuple(sets) for sets in alternatives), tuple(always),
+                   {s: tuple(entries) for s, entries in by_signal.items()}, frozenset(by_signal))
 
 
-def build_triggers(conditions: Sequence[ev.Node], lexicon_count: int, regex_gated: Sequence[bool],
+@dataclass(frozen=True)
+class Triggers:
+    lexicon_signals: dict[str, dict[int, int]]
+    """Text field -> lexicon index -> the signal of its raw hits there (only lexicons rules need)."""
+    regex_signals: dict[str, dict[int, int]]
+    """Text field -> regex index -> the signal that the regex may match the field."""
+    fact_signals: tuple[tuple[str, bool, int | None, int | None], ...]
+    """(field, is a text field, signal when present, signal when non-zero / true / non-empty)
+    for the fields rules need."""
+    rules: Index
+
+    def candidates(self, present: set[int]) -> list[int]:
+        """The rules whose trigger the present signals meet, in rule order."""
+        return self.rules.candidates(present)
+
+
+def build_triggers(conditions: Sequence[ev.Node], regex_gated: Sequence[bool],
                    rarity: Callable[[tuple], tuple]) -> Triggers:
-    """Triggers for compiled conditions.  ``regex_gated[i]``: regex i has required literals;
-    ``rarity(key)`` orders signal keys from common to rare (used to pick the index bit)."""
-    keys: dict[tuple, int] = {}
+    """Triggers for compiled conditions.  ``regex_gated[i]``: regex i may be skipped on some
+    posts (it has required literals); ``rarity(key)`` orders signal keys from common to rare."""
+    numbers: dict[tuple, int] = {}
     rule_alternatives = [_alternatives(c, regex_gated) for c in conditions]
     for alternatives in rule_alternatives:
         for alternative in alternatives:
             for key in sorted(alternative):
-                keys.setdefault(key, 1 << len(keys))
-
-    lexicon_bits: dict[str, list[int]] = {}
-    regex_bits: dict[str, dict[int, int]] = {}
-    facts: dict[str, list[int]] = {}
-    for key, bit in keys.items():
+                numbers.setdefault(key, len(numbers))
+    lexicon_signals: dict[str, dict[int, int]] = {}
+    regex_signals: dict[str, dict[int, int]] = {}
+    facts: dict[str, list[int | None]] = {}
+    for key, number in numbers.items():
         kind, name, what = key
         if kind == "lexicon":
-            lexicon_bits.setdefault(name, [0] * lexicon_count)[what] = bit
+            lexicon_signals.setdefault(name, {})[what] = number
         elif kind == "regex":
-            regex_bits.setdefault(name, {})[what] = bit
+            regex_signals.setdefault(name, {})[what] = number
         else:
-            facts.setdefault(name, [0, 0])[0 if what == "present" else 1] = bit
-
-    masks: list[tuple[int, ...]] = []
-    always: list[int] = []
-    by_bit: dict[int, list[int]] = {}
-    for index, alternatives in enumerate(rule_alternatives):
-        masks.append(tuple(sum(keys[k] for k in alternative) for alternative in alternatives))
-        for alternative in alternatives:
-            if not alternative:
-                always.append(index)
-                break
-        else:
-            for alternative in alternatives:
-                rarest = max(sorted(alternative), key=rarity)
-                rules = by_bit.setdefault(keys[rarest], [])
-                if index not in rules:
-                    rules.append(index)
+            facts.setdefault(name, [None, None])[0 if what == "present" else 1] = number
+    key_of = {number: key for key, number in numbers.items()}
     return Triggers(
-        lexicon_bits={name: tuple(bits) for name, bits in lexicon_bits.items()},
-        regex_bits=regex_bits,
-        fact_bits=tuple((name, F.kind_of(name) == F.TEXT, bits[0], bits[1]) for name, bits in sorted(facts.items())),
-        rules=tuple(masks), always=tuple(always), by_bit={b: tuple(r) for b, r in by_bit.items()},
+        lexicon_signals=lexicon_signals, regex_signals=regex_signals,
+        fact_signals=tuple((name, F.kind_of(name) == F.TEXT, present, nonzero)
+                           for name, (present, nonzero) in sorted(facts.items())),
+        rules=Index.build([[frozenset(numbers[k] for k in a) for a in alternatives]
+                           for alternatives in rule_alternatives], lambda n: (rarity(key_of[n]), -n)),
     )
 
 
-def present_facts(triggers: Triggers, fact: Callable[[str], object], text: Callable[[str], str]) -> int:
+def present_facts(triggers: Triggers, fact: Callable[[str], object], text: Callable[[str], str]) -> set[int]:
     """The fact signals a post sets (text fields count as non-zero when non-empty)."""
-    bits = 0
-    for name, is_text, present_bit, nonzero_bit in triggers.fact_bits:
+    present: set[int] = set()
+    for name, is_text, when_present, when_nonzero in triggers.fact_signals:
         value = text(name) if is_text else fact(name)
         if value is not None:
-            bits |= present_bit
-            if value:
-                bits |= nonzero_bit
-    return bits
+            if when_present is not None:
+                present.add(when_present)
+            if value and when_nonzero is not None:
+                present.add(when_nonzero)
+    return present
 
 
 def _alternatives(node: ev.Node, regex_gated: Sequence[bool]) -> Alternatives:

@@ -1,4 +1,5 @@
-"""Regex prefilters only ever skip work: whenever a regex matches, one of its literals is there."""
+"""Regex prefilters only ever skip work: whenever a regex matches, all the literals of one of its
+alternatives are there."""
 
 import regex
 from hypothesis import given, settings
@@ -7,6 +8,7 @@ from hypothesis import strategies as st
 from policy.prefilter import needs_casefold, required_literals
 
 ATOMS = ["微信", "vx", "加", "q", "Q", "[0-9]", r"\d", ".", "[a-z]", "x", "傻", "逼", r"\s", "[加q]", r"\p{Han}",
+         "[a-c]", "(?<!x)", "(?=q)", "[微薇]",
          "[^傻]"]
 
 
@@ -37,15 +39,29 @@ def test_a_matching_text_always_contains_a_required_literal(pattern, flags, text
     if literals is None or not compiled.search(text):
         return
     hay = text.casefold() if needs_casefold(pattern, flags) else text
-    assert any(literal in hay for literal in literals), (pattern, literals, text)
+    assert any(all(literal in hay for literal in alternative) for alternative in literals), (pattern, literals, text)
+
+
+def alternatives(pattern: str, flags: str = "") -> list[set[str]] | None:
+    found = required_literals(pattern, flags)
+    return None if found is None else sorted((set(a) for a in found), key=sorted)
 
 
 def test_what_the_prefilter_extracts():
-    assert required_literals(r"(微信|vx)号?\d{6}") == ("vx", "微信")
-    assert required_literals(r"(?:你|您)(是|个)傻逼") == ("傻逼",)
-    assert required_literals(r"[a-z]+") is None  # nothing is required: always run
-    assert required_literals(r"\p{Han}+x") == ("x",)  # \p{…} reads as a class
-    assert required_literals(r"\\p{Han}") == ("\\p{Han}",)  # an escaped backslash, then literal text
-    assert required_literals(r"[0-9]{4}[.。点](top|vip)") == ("top", "vip")
-    assert required_literals("QQ", "i") == ("qq",)
+    assert alternatives(r"(微信|vx)号?\d{6}") == [{"vx"}, {"微信"}]
+    assert alternatives(r"(?:你|您)(是|个)傻逼") == [{"你个傻逼"}, {"你是傻逼"}, {"您个傻逼"}, {"您是傻逼"}]
+    assert alternatives(r"[a-z]+") is None  # nothing is required: always run
+    assert alternatives(r"\p{Han}+x") == [{"x"}]  # \p{…} reads as a class
+    assert alternatives(r"\\p{Han}") == [{"\\p{Han}"}]  # an escaped backslash, then literal text
+    assert alternatives(r"[0-9]{4}[.。点](top|vip)") == [{".top"}, {".vip"}, {"。top"}, {"。vip"}, {"点top"}, {"点vip"}]
+    assert alternatives("QQ", "i") == [{"qq"}]
     assert needs_casefold("(?i)qq", "") and needs_casefold("a(?i:b)", "")
+
+
+def test_separate_literals_are_all_required():
+    assert alternatives(r"[0-9]+(元|块)[0-9]+(一|每)单") == [
+        {"一单", "元"}, {"一单", "块"}, {"每单", "元"}, {"每单", "块"}]
+    assert alternatives(r"日入\d+|微信.{0,3}\d") == [{"微信"}, {"日入"}]
+    assert alternatives(r"(?<![0-9])91(?![0-9])") == [{"91"}]  # lookarounds match no character
+    assert alternatives(r"[Ⓐ-Ⓒ]{2,}") == [{"Ⓐ"}, {"Ⓑ"}, {"Ⓒ"}]  # a small range of rare characters
+    assert alternatives(r"x?y*") is None  # everything optional

@@ -86,8 +86,9 @@ def _vocabulary() -> list[str]:
             for _, value in example.fields:
                 if isinstance(value, str):
                     words.update(value[i:i + 3] for i in range(0, len(value), 3))
-    for found in BUNDLED.policy.prefilter.literals:
-        words.update(found or ())
+    for requirement in BUNDLED.policy.prefilter.literals:
+        for alternative in requirement or ():
+            words.update(alternative)
     return sorted(words) + ["，", " ", "。", "a", "1", "http://a.cn", "@某人"]
 
 
