@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import secrets
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -198,14 +197,14 @@ class Engine:
         trigger signals present: lexicons hit, regexes whose literals are there, facts."""
         triggers = self.policy.triggers
         post = ctx.post
-        present = present_facts(triggers, post.fact, post.text)
-        for name in self.policy.scanned_fields:
+        present = present_facts(triggers, post)
+        for name in post.texts.keys() & triggers.lexicon_signals.keys():
             raw = ctx.scan(name)
             if raw:
-                signals = triggers.lexicon_signals.get(name)
-                if signals:
-                    present.update(signals[lexicon] for lexicon in raw_lexicons(self.policy, raw) & signals.keys())
-        for name, signals in triggers.regex_signals.items():
+                signals = triggers.lexicon_signals[name]
+                present.update(signals[lexicon] for lexicon in raw_lexicons(self.policy, raw) & signals.keys())
+        for name in post.texts.keys() & triggers.regex_signals.keys():
+            signals = triggers.regex_signals[name]
             present.update(signals[regex] for regex in ctx.regexes_possible(name) & signals.keys())
         return present
 
@@ -280,7 +279,7 @@ def _fmt(value: Any) -> str:
 def _new_id(when: datetime) -> str:
     """A time-ordered id: 48 bits of milliseconds, then 80 random bits."""
     millis = int(when.timestamp() * 1000) & ((1 << 48) - 1)
-    raw = f"{millis:012x}{secrets.token_hex(10)}"
+    raw = (millis.to_bytes(6, "big") + os.urandom(10)).hex()
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 

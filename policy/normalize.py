@@ -36,6 +36,10 @@ _TABLE_SIZE = 0x20000
 
 _RUN = re.compile(r"(\D)\1{2,}", re.S)
 """Three or more of the same character, except digits (phone numbers repeat them)."""
+_ANY_RUN = re.compile(r"(.)\1\1", re.S)
+"""A cheaper test that finds every text ``_RUN`` would change (and some it would not)."""
+_HIGH_PLANE = re.compile("[\U00020000-\U0010FFFF]")
+"""Characters beyond the list table (the high dict handles them)."""
 
 
 @dataclass(frozen=True)
@@ -265,15 +269,12 @@ def table_for(profile: Profile) -> Table:
     return Table(profile, low, high, "repeats" in steps, mask)
 
 
-_HIGH_PLANES = "\U00020000"
-
-
 def normalize(text: str, table: Table) -> str:
     """The fast path: C-speed primitives only."""
     out = text.translate(table.low)
-    if table.high and out and max(out) >= _HIGH_PLANES:
+    if table.high and _HIGH_PLANE.search(out):
         out = out.translate(table.high)
-    if table.repeats:
+    if table.repeats and _ANY_RUN.search(out):
         out = _RUN.sub(r"\1", out)
     return out
 
@@ -297,7 +298,7 @@ def normalize_with_map(text: str, table: Table) -> Mapped:
 
     C-speed in the common case: the kept positions come from a mask translate and
     ``itertools.compress``; repeats are folded by slicing around the few runs."""
-    if not text or max(text) >= _HIGH_PLANES:
+    if not text or _HIGH_PLANE.search(text):
         return _walk(text, table)
     mask = text.translate(table.mask)
     if "\x02" in mask:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from . import evaluate as ev
 from . import fields as F
+from .post import Post
 
 MAX_ALTERNATIVES = 16
 """Alternatives kept per condition; beyond this a part of the condition is ignored."""
@@ -80,9 +81,11 @@ class Triggers:
     """Text field -> lexicon index -> the signal of its raw hits there (only lexicons rules need)."""
     regex_signals: dict[str, dict[int, int]]
     """Text field -> regex index -> the signal that the regex may match the field."""
-    fact_signals: tuple[tuple[str, bool, int | None, int | None], ...]
-    """(field, is a text field, signal when present, signal when non-zero / true / non-empty)
-    for the fields rules need."""
+    fact_signals: dict[str, tuple[int | None, int | None]]
+    """Field -> (signal when present, signal when non-zero / true / non-empty), for the fields
+    rules need."""
+    fact_names: frozenset[str]
+    is_text: dict[str, bool]
     rules: Index
 
     def candidates(self, present: set[int]) -> list[int]:
@@ -114,24 +117,28 @@ def build_triggers(conditions: Sequence[ev.Node], regex_gated: Sequence[bool],
     key_of = {number: key for key, number in numbers.items()}
     return Triggers(
         lexicon_signals=lexicon_signals, regex_signals=regex_signals,
-        fact_signals=tuple((name, F.kind_of(name) == F.TEXT, present, nonzero)
-                           for name, (present, nonzero) in sorted(facts.items())),
+        fact_signals={name: (present, nonzero) for name, (present, nonzero) in sorted(facts.items())},
+        fact_names=frozenset(facts), is_text={name: F.kind_of(name) == F.TEXT for name in facts},
         rules=Index.build([[frozenset(numbers[k] for k in a) for a in alternatives]
                            for alternatives in rule_alternatives], lambda n: (rarity(key_of[n]), -n)),
     )
 
 
-def present_facts(triggers: Triggers, fact: Callable[[str], object], text: Callable[[str], str]) -> set[int]:
+def present_facts(triggers: Triggers, post: Post) -> set[int]:
     """The fact signals a post sets (text fields count as non-zero when non-empty)."""
     present: set[int] = set()
-    for name, is_text, when_present, when_nonzero in triggers.fact_signals:
-        value = text(name) if is_text else fact(name)
+    for name in triggers.fact_names & (post.facts.keys() | post.texts.keys() | _COUNTED):
+        value = post.text(name) if triggers.is_text[name] else post.fact(name)
         if value is not None:
+            when_present, when_nonzero = triggers.fact_signals[name]
             if when_present is not None:
                 present.add(when_present)
             if value and when_nonzero is not None:
                 present.add(when_nonzero)
     return present
+
+
+_COUNTED = frozenset(F.COUNTED_FACTS)
 
 
 def _alternatives(node: ev.Node, regex_gated: Sequence[bool]) -> Alternatives:
