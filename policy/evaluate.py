@@ -9,6 +9,7 @@ caches regex results, so a rule pays only for what it reads.
 from __future__ import annotations
 
 import operator
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -190,8 +191,19 @@ class Near(Node):
         if not firsts:
             return []
         seconds = ctx.lexicon_hits(self.field, self.second, self.second_tags)
-        return [(a, b) for a in firsts for b in seconds
-                if a != b and max(b.start - a.end, a.start - b.end, 0) <= self.within]
+        if not seconds:
+            return []
+        # Hits come sorted by start: only seconds starting in a window around each first can pair.
+        starts = [b.start for b in seconds]
+        longest = max(b.end - b.start for b in seconds)
+        within = self.within
+        found = []
+        for a in firsts:
+            low = bisect_left(starts, a.start - within - longest)
+            high = bisect_right(starts, a.end + within)
+            found.extend((a, b) for b in seconds[low:high]
+                         if b is not a and max(b.start - a.end, a.start - b.end, 0) <= within)
+        return found
 
     def test(self, ctx: Context) -> bool:
         return bool(self.pairs(ctx))

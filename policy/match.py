@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from .normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
@@ -30,38 +31,80 @@ class Hit:
     end: int
 
 
-RawHits = list
-"""Per profile with hits: (profile index, normalized text as UTF-8, [(end byte, key number)])."""
+class RawHits:
+    """A field's raw automaton hits: per profile with hits, (profile index, normalized text as
+    UTF-8, [(end byte, key number)]).  Their spans by lexicon, in normalized characters, are
+    worked out once, on first use (:meth:`spans`)."""
+
+    __slots__ = ("passes", "_spans")
+
+    def __init__(self, passes: list[tuple[int, bytes, list[tuple[int, int]]]]):
+        self.passes = passes
+        self._spans: dict[int, list[tuple[int, int, TermEntry]]] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.passes)
+
+    def spans(self, policy: CompiledPolicy) -> dict[int, list[tuple[int, int, TermEntry]]]:
+        """Lexicon -> (normalized start, end, entry) of its raw hits."""
+        if self._spans is None:
+            spans: dict[int, list[tuple[int, int, TermEntry]]] = {}
+            key_entries = policy.key_entries
+            single_profile = len(policy.profiles) == 1
+            for p_index, encoded, found in self.passes:
+                char_end = _char_ends(encoded)
+                for end_byte, key in found:
+                    entries = key_entries[key]
+                    if not entries:
+                        continue
+                    end = char_end(end_byte)
+                    for entry in entries:
+                        if single_profile or entry.profile == p_index:
+                            spans.setdefault(entry.lexicon, []).append((end - len(entry.key), end, entry))
+            self._spans = spans
+        return self._spans
+
+
+_LEAD_BYTES = bytes(0 if 0x80 <= b < 0xC0 else 1 for b in range(256))
+"""1 for a byte that starts a UTF-8 character, 0 for a continuation byte."""
+
+
+def _char_ends(encoded: bytes):
+    """A function from the last byte of a match to its end in characters."""
+    if encoded.isascii():
+        return (1).__add__
+    if len(encoded) <= 256:  # short: decoding each prefix is cheaper than a table
+        return lambda end_byte: len(encoded[:end_byte + 1].decode("utf-8", "surrogatepass"))
+    return list(accumulate(encoded.translate(_LEAD_BYTES))).__getitem__
 
 
 def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) -> RawHits:
     """The clean path: normalize and run the automaton, nothing more (C-speed)."""
     automaton = policy.automaton
-    if automaton is None or not text:
-        return []
-    raw: RawHits = []
-    for p_index, profile in enumerate(policy.profiles):
-        norm = normalized_text(text, table_for(profile), normalized, (field, profile))
-        if norm:
-            encoded = norm.encode("utf-8", "surrogatepass")
-            found = list(automaton.iter(encoded.decode("latin-1")))
-            if found:
-                raw.append((p_index, encoded, found))
-    return raw
+    passes: list = []
+    if automaton is not None and text:
+        for p_index, profile in enumerate(policy.profiles):
+            norm = normalized_text(text, table_for(profile), normalized, (field, profile))
+            if norm:
+                encoded = norm.encode("utf-8", "surrogatepass")
+                found = list(automaton.iter(encoded.decode("latin-1")))
+                if found:
+                    passes.append((p_index, encoded, found))
+    return RawHits(passes)
 
 
 def raw_lexicons(policy: CompiledPolicy, raw: RawHits) -> set[int]:
     """Lexicons with a raw hit: a superset of those with a real one, enough to pick the rules to run."""
     entries = policy.key_entries
     single_profile = len(policy.profiles) == 1
-    return {entry.lexicon for p_index, _, found in raw for _, key in found for entry in entries[key]
+    return {entry.lexicon for p_index, _, found in raw.passes for _, key in found for entry in entries[key]
             if single_profile or entry.profile == p_index}
 
 
 def raw_literals(policy: CompiledPolicy, raw: RawHits) -> set[int]:
     """The prefilter literals (of normalized regexes) among the raw hits."""
     literals = policy.key_literals
-    return {n for _, _, found in raw for _, key in found for n in literals[key]}
+    return {n for _, _, found in raw.passes for _, key in found for n in literals[key]}
 
 
 def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: dict,
@@ -69,19 +112,11 @@ def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: 
     """The hit path: real hits by lexicon, with spans in the original text.
     ``only`` limits the work to some lexicons (with the allow lists that can suppress them);
     ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``)."""
-    single_profile = len(policy.profiles) == 1
-    spans: list[tuple[int, int, TermEntry]] = []  # (normalized start, end, entry)
-    for p_index, encoded, found in raw:
-        ascii_only: bool | None = None
-        for end_byte, key in found:
-            wanted = [entry for entry in policy.key_entries[key] if (single_profile or entry.profile == p_index)
-                      and (only is None or entry.lexicon in only)]
-            if not wanted:
-                continue
-            if ascii_only is None:
-                ascii_only = encoded.isascii()
-            end = end_byte + 1 if ascii_only else len(encoded[:end_byte + 1].decode("utf-8", "surrogatepass"))
-            spans.extend((end - len(entry.key), end, entry) for entry in wanted)
+    by_lexicon = raw.spans(policy)
+    if only is None:
+        spans = [span for found in by_lexicon.values() for span in found]
+    else:
+        spans = [span for lexicon in only & by_lexicon.keys() for span in by_lexicon[lexicon]]
     return _refine(policy, field, text, spans, mapped, dropped) if spans else {}
 
 

@@ -1,9 +1,13 @@
 """The automaton scan against a naive oracle, and the matching rules on examples."""
 
+import tempfile
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy import Engine
+from policy import Engine, Post
+from policy.evaluate import Context, Near
 from policy.normalize import DEFAULT_PROFILE, normalize, normalize_with_map, table_for
 
 from .conftest import write_policy
@@ -30,9 +34,16 @@ def oracle(terms, text):
     found = set()
     for key in {normalize(t, TABLE) for t in terms}:
         for i in range(len(mapped.text) - len(key) + 1):
-            if mapped.text[i:i + len(key)] == key:
+            if mapped.text[i:i + len(key)] == key and not partly_spaced(mapped, i, key):
                 found.add((*mapped.original_span(i, i + len(key)), key))
     return sorted(found)
+
+
+def partly_spaced(mapped, i, key):
+    """Letters and digits of a term spaced out in some places but not all ("s ex" is not "sex")."""
+    gaps = [mapped.starts[i + j + 1] > mapped.ends[i + j] for j in range(len(key) - 1)
+            if key[j].isascii() and key[j].isalnum() and key[j + 1].isascii() and key[j + 1].isalnum()]
+    return any(gaps) and not all(gaps)
 
 
 CHARS = list("傻逼們说话大麻烦abAＢ①1 @.\u200b😀")
@@ -49,6 +60,14 @@ def test_scan_finds_exactly_what_brute_force_finds(tmp_path_factory, terms, text
     for start, end, key in got:
         assert 0 <= start < end <= len(text)
         assert normalize(text[start:end], TABLE) == key  # the span covers exactly the evidence
+
+
+def test_letters_spaced_out_only_in_part_are_not_the_term(tmp_path):
+    """Found by the oracle test: ① reads as 1, but "① bb" spaces out only one gap of 1bb."""
+    engine = lexicon_engine(tmp_path, ["1bb"])
+    assert evidence(engine, "① bb") == []
+    assert evidence(engine, "①bb") == [(0, 3, "1bb")]
+    assert evidence(engine, "① b b") == [(0, 5, "1bb")]
 
 
 def test_terms_that_normalize_alike_give_one_hit(tmp_path):
@@ -105,3 +124,25 @@ def test_lexicons_with_different_normalization_share_one_automaton(make_engine):
     assert engine.check("傻@逼").decision == "allow"
     assert engine.check("傻逼").rules == ["a"]
     assert engine.check("脑@残").rules == ["b"]
+
+
+NEAR_ENGINE = Engine.load(write_policy(Path(tempfile.mkdtemp()), """
+    lexicon a { terms "骗子" "骗" "小偷" match substring hits all }
+    lexicon b { terms "河南" "河南人" "人" match substring hits all }
+    rule r "r" { category spam clause 一.3.8 when body has a near b within 2 or body has b near b within 1 }
+"""))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["骗子", "小偷", "河南人", "人", "好", "，", "的的"]), max_size=30).map("".join))
+def test_near_pairs_are_exactly_the_pairs_within_the_distance(text):
+    policy = NEAR_ENGINE.policy
+    ctx = Context(policy, Post.of(text), 0.05)
+    NEAR_ENGINE.scan_signals(ctx)
+    for first, second, within in ((0, 1, 2), (1, 1, 1), (0, 1, 0)):
+        near = Near("body", first, None, second, None, within)
+        firsts = ctx.lexicon_hits("body", near.first, None)
+        seconds = ctx.lexicon_hits("body", near.second, None)
+        naive = [(a, b) for a in firsts for b in seconds
+                 if a is not b and max(b.start - a.end, a.start - b.end, 0) <= near.within]
+        assert near.pairs(ctx) == naive
