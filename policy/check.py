@@ -75,6 +75,9 @@ class TermFileText:
     error: str | None = None
 
 
+_NO_TAGS: frozenset[str] = frozenset()
+
+
 class _Checker:
     def __init__(self, files: list[s.PolicyFile], term_files: dict[tuple[str, str], TermFileText]):
         self.files = files
@@ -322,7 +325,9 @@ class _Checker:
                        help="a term of only spaces, punctuation or symbols can never match; "
                             "remove it or turn off the `separators` step for this lexicon")
             return
-        lost = [ch for ch in text if unicodedata.category(ch).startswith("S") and not table.lookup(ch)]
+        # only a text that lost characters to normalization can have lost a symbol
+        lost = [ch for ch in text if unicodedata.category(ch).startswith("S") and not table.lookup(ch)] \
+            if len(key) < len(text) else ()
         if lost:
             self.warn("W405", f"term {text!r} matches as {key!r}: {''.join(lost)!r} is skipped like a separator",
                       span, help="emoji and symbols are separators; to match an emoji used as a word, use a "
@@ -346,7 +351,7 @@ class _Checker:
                 continue
             text, _, tag_text = line.partition("\t")
             text = text.strip()
-            tags = frozenset(t for t in re.split(r"[,\s]+", tag_text.strip()) if t)
+            tags = frozenset(t for t in re.split(r"[,\s]+", tag_text.strip()) if t) if tag_text else _NO_TAGS
             span = Span(loaded.path, number, 1, number, len(line) + 1)
             self.add_term(terms, text, tags, span, table)
 

@@ -17,33 +17,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import ahocorasick
 
 from . import evaluate as ev
 from . import syntax as s
 from .check import CheckedPolicy, compile_regex
-from .normalize import Profile, is_word_char
+from .normalize import Profile
 from .prefilter import Requirement, required_literals
+from .terms import TermTable, build_table
 from .trigger import Index, Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/2"
-
-
-@dataclass(frozen=True)
-class TermEntry:
-    """What the automaton returns for a key: one per lexicon holding the term."""
-
-    lexicon: int
-    profile: int
-    text: str
-    key: str
-    tags: frozenset[str]
-    word_start: bool
-    word_end: bool
-    latin_pairs: tuple[int, ...]
-    """Positions i in the key where key[i] and key[i+1] are both Latin/digits."""
+COMPILER_VERSION = "policy-compiler/3"
 
 
 @dataclass(frozen=True)
@@ -149,7 +135,7 @@ class CompiledPolicy:
     automaton: ahocorasick.Automaton | None
     """Every term of every lexicon, and the literals of normalized regexes, as UTF-8 bytes spelled
     as latin-1; value: a key number."""
-    key_entries: tuple[tuple[TermEntry, ...], ...]
+    key_entries: TermTable
     """Key number -> the term entries it stands for (one per lexicon holding it)."""
     key_literals: tuple[tuple[int, ...], ...]
     """Key number -> the prefilter literals (normalized regexes) it stands for."""
@@ -178,15 +164,11 @@ def version_of(contents: list[tuple[str, str]]) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _latin(ch: str) -> bool:
-    return is_word_char(ch)
-
-
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     profiles: list[Profile] = []
     lexicons: list[CompiledLexicon] = []
     index_of = {name: i for i, name in enumerate(checked.lexicons)}
-    keys: dict[str, list[TermEntry]] = {}
+    terms: dict[str, dict[int, tuple[str, frozenset[str]]]] = {}  # key -> lexicon -> (text, tags)
     for i, (name, lex) in enumerate(checked.lexicons.items()):
         if lex.profile not in profiles:
             profiles.append(lex.profile)
@@ -197,20 +179,13 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
                                         lex.whole_words, lex.all_hits, suppresses))
         lexicon_tags = frozenset(t.text for t in lex.decl.tags)
         for term in lex.terms:
-            key = term.key
-            entry = TermEntry(
-                lexicon=i, profile=profile, text=term.text, key=key, tags=term.tags | lexicon_tags,
-                word_start=lex.whole_words and _latin(key[0]),
-                word_end=lex.whole_words and _latin(key[-1]),
-                latin_pairs=tuple(j for j in range(len(key) - 1) if _latin(key[j]) and _latin(key[j + 1])),
-            )
-            byte_key = key.encode("utf-8", "surrogatepass").decode("latin-1")
-            bucket = keys.setdefault(byte_key, [])
-            same = next((j for j, other in enumerate(bucket) if other.lexicon == i), None)
-            if same is None:
-                bucket.append(entry)
-            else:  # Ｂ and b are one term once normalized: one entry, their tags together
-                bucket[same] = replace(bucket[same], tags=bucket[same].tags | entry.tags)
+            rows = terms.setdefault(term.key, {})
+            tags = term.tags | lexicon_tags if term.tags else lexicon_tags
+            if i in rows:  # Ｂ and b are one term once normalized: one entry, their tags together
+                tags |= rows[i][1]
+                rows[i] = (rows[i][0], tags)
+            else:
+                rows[i] = (term.text, tags)
 
     regexes: list = []
     regex_index: dict[s.Regex, int] = {}
@@ -219,6 +194,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     regex_fields: set[str] = set()
     ladder = _ladder(checked, index_of, regexes, regex_index, scanned, regex_fields) if checked.ladder else None
     step_index = {step.name: i for i, step in enumerate(ladder.steps)} if ladder else {}
+    term_bytes: dict[str, bytes] = {}
     for r_index, rule in enumerate(checked.rules):
         assert rule.when is not None and rule.category is not None  # guaranteed by the checker
         category = checked.categories[rule.category.text]
@@ -234,7 +210,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             explain=rule.explain or "{title}：{evidence}",
             source=(rule.span.path, rule.span.line), examples=rule.examples,
             sanction_step=step_index[rule.sanction.text] if rule.sanction is not None else None,
-            fingerprint=_fingerprint(rule, checked),
+            fingerprint=_fingerprint(rule, checked, term_bytes),
         ))
     literals = [required_literals(node.pattern, node.flags) for _, node in regexes]
     prefilter, normalized_literals = _prefilter([node for _, node in regexes], literals, regex_fields)
@@ -242,7 +218,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         scanned |= regex_fields
         if Profile() not in profiles:
             profiles.append(Profile())
-    automaton, key_entries, key_literals = _automaton(keys, normalized_literals)
+    automaton, key_entries, key_literals = _automaton(terms, normalized_literals, lexicons)
     triggers = build_triggers([r.condition for r in rules], [lit is not None for lit in literals],
                               _rarity(checked, index_of, literals))
     title = checked.convention.title if checked.convention else "policy"
@@ -261,7 +237,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     )
 
 
-def _fingerprint(rule: s.Rule, checked: CheckedPolicy) -> str:
+def _fingerprint(rule: s.Rule, checked: CheckedPolicy, term_bytes: dict[str, bytes]) -> str:
     digest = hashlib.sha256(repr(rule).encode("utf-8", "surrogatepass"))  # reprs leave spans out
     names: set[str] = set()
     for node in s.predicates(rule.when) if rule.when is not None else ():
@@ -272,9 +248,10 @@ def _fingerprint(rule: s.Rule, checked: CheckedPolicy) -> str:
     allows = {lex.name for lex in checked.lexicons.values()  # allow lists that can suppress its lexicons
               if lex.is_allow and (lex.suppresses is None or names & set(lex.suppresses))}
     for name in sorted(names | allows):
-        lex = checked.lexicons[name]
-        for term in sorted((t.key, tuple(sorted(t.tags))) for t in lex.terms):
-            digest.update(repr((name, term)).encode("utf-8", "surrogatepass"))
+        if name not in term_bytes:  # the same bytes as one update per term, joined once per lexicon
+            term_bytes[name] = b"".join(repr((name, term)).encode("utf-8", "surrogatepass") for term in sorted(
+                (t.key, tuple(sorted(t.tags))) for t in checked.lexicons[name].terms))
+        digest.update(term_bytes[name])
     return digest.hexdigest()[:16]
 
 
@@ -371,17 +348,23 @@ def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) ->
     return rarity
 
 
-def _automaton(terms: dict[str, list[TermEntry]], literals: dict[str, int]):
-    """The one automaton over normalized text: lexicon terms and normalized-regex literals."""
-    keys = sorted(terms.keys() | literals.keys())
-    if not keys:
-        return None, (), ()
+def _automaton(terms: dict[str, dict[int, tuple[str, frozenset[str]]]], literals: dict[str, int],
+               lexicons: list[CompiledLexicon]):
+    """The one automaton over normalized text (lexicon terms and normalized-regex literals) as
+    UTF-8 bytes spelled as latin-1, with the term table and literals of each key number."""
+    by_bytes = {key.encode("utf-8", "surrogatepass").decode("latin-1"): key for key in terms.keys() | literals.keys()}
+    order = sorted(by_bytes)
+    table = build_table([by_bytes[b] for b in order],
+                        ([(lexicon, text, tags) for lexicon, (text, tags) in sorted(terms.get(by_bytes[b], {}).items())]
+                         for b in order),
+                        tuple(lex.profile for lex in lexicons), tuple(lex.whole_words for lex in lexicons))
+    if not order:
+        return None, table, ()
     automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-    for number, key in enumerate(keys):
-        automaton.add_word(key, number)
+    for number, byte_key in enumerate(order):
+        automaton.add_word(byte_key, number)
     automaton.make_automaton()
-    return (automaton, tuple(tuple(terms.get(key, ())) for key in keys),
-            tuple((literals[key],) if key in literals else () for key in keys))
+    return automaton, table, tuple((literals[by_bytes[b]],) if by_bytes[b] in literals else () for b in order)
 
 
 def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
@@ -402,11 +385,10 @@ def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
     original = ahocorasick.Automaton(ahocorasick.STORE_INTS)
     normalized: dict[str, int] = {}
     for (is_normalized, literal), number in numbers.items():
-        key = literal.encode("utf-8", "surrogatepass").decode("latin-1")
         if is_normalized:
-            normalized[key] = number
+            normalized[literal] = number
         else:
-            original.add_word(key, number)
+            original.add_word(literal.encode("utf-8", "surrogatepass").decode("latin-1"), number)
     if len(original):
         original.make_automaton()
     length = {number: len(literal) for (_, literal), number in numbers.items()}

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from .normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
 
 if TYPE_CHECKING:
-    from .compile import CompiledPolicy, TermEntry
+    from .compile import CompiledPolicy
+    from .terms import TermEntry
 
 
 @dataclass(frozen=True)

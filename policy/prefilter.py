@@ -156,6 +156,8 @@ def _all_of(parts: list[Requirement]) -> Requirement:
     that would make more than MAX_ALTERNATIVES is left out (the requirement only weakens)."""
     result: Requirement = [frozenset()]
     for part in sorted(parts, key=len):
+        if len(result) * len(part) > MAX_ALTERNATIVES * 4:
+            continue  # too many to even try
         product = _minimal([a | b for a in result for b in part])
         if len(product) <= MAX_ALTERNATIVES:
             result = product
