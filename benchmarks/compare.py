@@ -143,13 +143,14 @@ def time_each(fn: Callable, items: Sequence, *, warmup: int, repeat: int) -> Tim
 def time_once(fn: Callable, times: int) -> tuple[float, object]:
     """Median seconds of ``times`` calls of ``fn()`` and the last result."""
     durations = []
-    result = None
+    results = []  # kept until all calls are timed: freeing a result is not part of making it
     for _ in range(max(times, 1)):
         gc.collect()
         start = time.perf_counter_ns()
-        result = fn()
+        value = fn()
         durations.append(time.perf_counter_ns() - start)
-    return statistics.median(durations) / 1e9, result
+        results.append(value)
+    return statistics.median(durations) / 1e9, results[-1]
 
 
 # ---- inputs ----------------------------------------------------------------------------------

@@ -51,8 +51,8 @@ class Context:
     regex_timeout: float
     raw: dict = field(default_factory=dict)
     """The automaton's raw hits by field (match.raw_scan), see :meth:`scan`."""
-    hits: dict[tuple[str, int], list[Hit]] = field(default_factory=dict)
-    """Real hits by (field, lexicon), refined lazily from ``raw`` (only what a rule reads)."""
+    hits: dict[tuple[str, int, frozenset[str] | None], list[Hit]] = field(default_factory=dict)
+    """Real hits by (field, lexicon, tags), refined lazily from ``raw`` (only what a rule reads)."""
     normalized: dict = field(default_factory=dict)
     """Normalized text by (field, profile), shared by the scan and normalized regexes."""
     mapped: dict = field(default_factory=dict)
@@ -84,17 +84,19 @@ class Context:
         return found
 
     def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
-        """Real hits of one lexicon in a field, refined from the raw hits on first use
-        (only that lexicon's and the allow lists that can suppress it)."""
-        key = (name, lexicon)
-        found = self.hits.get(key)
+        """Real hits of one lexicon (with one of ``tags``, when given) in a field, refined from
+        the raw hits on first use (only that lexicon's and the allow lists that can suppress
+        it).  The list is shared: callers must not change it."""
+        found = self.hits.get((name, lexicon, tags))
         if found is None:
-            raw = self.scan(name)
-            found = self.hits[key] = refine(self.policy, name, self.post.text(name), raw, self.mapped,
-                                            only=self.policy.refine_sets[lexicon]).get(lexicon, []) if raw else []
-        if tags is None:
-            return list(found)
-        return [h for h in found if h.tags & tags]
+            if tags is None:
+                raw = self.scan(name)
+                found = refine(self.policy, name, self.post.text(name), raw, self.mapped,
+                               only=self.policy.refine_sets[lexicon]).get(lexicon, []) if raw else []
+            else:
+                found = [h for h in self.lexicon_hits(name, lexicon, None) if h.tags & tags]
+            self.hits[(name, lexicon, tags)] = found
+        return found
 
     def regex_hits(self, name: str, index: int, normalized: bool, pattern: str) -> list[RegexHit]:
         key = (name, index, normalized)

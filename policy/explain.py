@@ -60,7 +60,7 @@ def explain(engine: Engine, rule_id: str, post: Post) -> Explanation:
         if not text:
             continue
         for lexicon, hits in scan(policy, name, text, ctx.normalized, ctx.mapped, dropped).items():
-            ctx.hits[(name, lexicon)] = hits  # lexicons without a hit: no raw hits, so none
+            ctx.hits[(name, lexicon, None)] = hits  # lexicons without a hit: no raw hits, so none
         for profile in policy.profiles:
             label = f"{name} ({profile.name})" if len(policy.profiles) > 1 else name
             normalized[label] = normalized_text(text, table_for(profile), ctx.normalized, (name, profile))

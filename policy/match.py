@@ -37,14 +37,21 @@ class RawHits:
     UTF-8, [(end byte, key number)]).  Their spans by lexicon, in normalized characters, are
     worked out once, on first use (:meth:`spans`)."""
 
-    __slots__ = ("passes", "_spans")
+    __slots__ = ("passes", "_spans", "_keys")
 
     def __init__(self, passes: list[tuple[int, bytes, list[tuple[int, int]]]]):
         self.passes = passes
         self._spans: dict[int, list[tuple[int, int, TermEntry]]] | None = None
+        self._keys: set[int] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.passes)
+
+    def keys(self) -> set[int]:
+        """The distinct key numbers hit (in any profile)."""
+        if self._keys is None:
+            self._keys = {key for _, _, found in self.passes for _, key in found}
+        return self._keys
 
     def spans(self, policy: CompiledPolicy) -> dict[int, list[tuple[int, int, TermEntry]]]:
         """Lexicon -> (normalized start, end, entry) of its raw hits."""
@@ -97,15 +104,16 @@ def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) ->
 def raw_lexicons(policy: CompiledPolicy, raw: RawHits) -> set[int]:
     """Lexicons with a raw hit: a superset of those with a real one, enough to pick the rules to run."""
     entries = policy.key_entries
-    single_profile = len(policy.profiles) == 1
+    if len(policy.profiles) == 1:
+        return {entry.lexicon for key in raw.keys() for entry in entries[key]}
     return {entry.lexicon for p_index, _, found in raw.passes for _, key in found for entry in entries[key]
-            if single_profile or entry.profile == p_index}
+            if entry.profile == p_index}
 
 
 def raw_literals(policy: CompiledPolicy, raw: RawHits) -> set[int]:
     """The prefilter literals (of normalized regexes) among the raw hits."""
     literals = policy.key_literals
-    return {n for _, _, found in raw.passes for _, key in found for n in literals[key]}
+    return {n for key in raw.keys() for n in literals[key]}
 
 
 def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: dict,
