@@ -14,6 +14,7 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import regex
 
@@ -32,14 +33,23 @@ _CLAUSE_ID = re.compile(r"^[一二三四五六七八九十]+(\.[1-9][0-9]*)*$")
 MAX_REGEX_GROUP_DEPTH = 50
 
 
-@dataclass(frozen=True)
-class LoadedTerm:
-    """A term of a lexicon, from the rule file or from a term file."""
+class LoadedTerm(NamedTuple):
+    """A term of a lexicon, from the rule file or from a term file.
+
+    A tuple, and a term file's line is kept as (path, line, length) until a diagnostic
+    needs its span: a 64k-term file makes 64k of these."""
 
     text: str
     key: str
     tags: frozenset[str]
-    span: Span
+    where: Span | tuple[str, int, int]
+
+    @property
+    def span(self) -> Span:
+        if isinstance(self.where, Span):
+            return self.where
+        path, line, length = self.where
+        return Span(path, line, 1, line, length + 1)
 
 
 @dataclass
@@ -297,14 +307,14 @@ class _Checker:
         if not terms and not any(self._file_failed(decl, f) for f in decl.files):
             self.error("E401", f"{'allow list' if decl.is_allow else 'lexicon'} '{decl.name.text}' has no terms",
                        decl.name.span, help='add `terms "..."` or `file "lexicons/NAME.txt"`')
-        seen: dict[tuple[str, frozenset], Span] = {}
+        seen: dict[tuple[str, frozenset], LoadedTerm] = {}
         for term in terms:
             key = (term.key, term.tags)
             if key in seen:
                 self.warn("W404", f"term {term.text!r} repeats an earlier term once normalized", term.span,
-                          help=f"the earlier one is at {seen[key]}")
+                          help=f"the earlier one is at {seen[key].span}")
             else:
-                seen[key] = term.span
+                seen[key] = term
         suppresses = tuple(n.text for n in decl.suppresses) if decl.suppresses is not None else None
         return CheckedLexicon(decl, decl.name.text, decl.is_allow, profile, whole_words, all_hits, terms,
                               suppresses)
@@ -318,22 +328,24 @@ class _Checker:
             return None
         return name.text
 
-    def add_term(self, terms: list, text: str, tags: frozenset, span: Span, table) -> None:
-        key = normalize(text, table)
-        if not key:
-            self.error("E403", f"term {text!r} is empty once normalized", span,
+    def add_term(self, terms: list, text: str, tags: frozenset, where: Span | tuple[str, int, int],
+                 table) -> None:
+        term = LoadedTerm(text, normalize(text, table), tags, where)
+        if not term.key:
+            self.error("E403", f"term {text!r} is empty once normalized", term.span,
                        help="a term of only spaces, punctuation or symbols can never match; "
                             "remove it or turn off the `separators` step for this lexicon")
             return
         # only a text that lost characters to normalization can have lost a symbol
         lost = [ch for ch in text if unicodedata.category(ch).startswith("S") and not table.lookup(ch)] \
-            if len(key) < len(text) else ()
+            if len(term.key) < len(text) else ()
         if lost:
-            self.warn("W405", f"term {text!r} matches as {key!r}: {''.join(lost)!r} is skipped like a separator",
-                      span, help="emoji and symbols are separators; to match an emoji used as a word, use a "
-                                 "regex on the original text (`body matches /…/`) or a lexicon with "
-                                 "`normalize default -separators`")
-        terms.append(LoadedTerm(text, key, tags, span))
+            self.warn("W405", f"term {text!r} matches as {term.key!r}: {''.join(lost)!r} is skipped like a "
+                      "separator", term.span,
+                      help="emoji and symbols are separators; to match an emoji used as a word, use a "
+                           "regex on the original text (`body matches /…/`) or a lexicon with "
+                           "`normalize default -separators`")
+        terms.append(term)
 
     def _file_failed(self, decl: s.Lexicon, term_file: s.TermFile) -> bool:
         loaded = self.term_files.get((decl.span.path, term_file.path))
@@ -352,8 +364,7 @@ class _Checker:
             text, _, tag_text = line.partition("\t")
             text = text.strip()
             tags = frozenset(t for t in re.split(r"[,\s]+", tag_text.strip()) if t) if tag_text else _NO_TAGS
-            span = Span(loaded.path, number, 1, number, len(line) + 1)
-            self.add_term(terms, text, tags, span, table)
+            self.add_term(terms, text, tags, (loaded.path, number, len(line)), table)
 
     def check_allow_overlap(self, lexicons: dict[str, CheckedLexicon]) -> None:
         allows = [lex for lex in lexicons.values() if lex.is_allow]

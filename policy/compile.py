@@ -168,7 +168,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     profiles: list[Profile] = []
     lexicons: list[CompiledLexicon] = []
     index_of = {name: i for i, name in enumerate(checked.lexicons)}
-    terms: dict[str, dict[int, tuple[str, frozenset[str]]]] = {}  # key -> lexicon -> (text, tags)
+    terms: dict[str, list[tuple[int, str, frozenset[str]]]] = {}  # key -> (lexicon, text, tags), by lexicon
     for i, (name, lex) in enumerate(checked.lexicons.items()):
         if lex.profile not in profiles:
             profiles.append(lex.profile)
@@ -179,13 +179,14 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
                                         lex.whole_words, lex.all_hits, suppresses))
         lexicon_tags = frozenset(t.text for t in lex.decl.tags)
         for term in lex.terms:
-            rows = terms.setdefault(term.key, {})
+            rows = terms.get(term.key)
             tags = term.tags | lexicon_tags if term.tags else lexicon_tags
-            if i in rows:  # Ｂ and b are one term once normalized: one entry, their tags together
-                tags |= rows[i][1]
-                rows[i] = (rows[i][0], tags)
+            if rows is None:
+                terms[term.key] = [(i, term.text, tags)]
+            elif rows[-1][0] == i:  # Ｂ and b are one term once normalized: one entry, their tags together
+                rows[-1] = (i, rows[-1][1], rows[-1][2] | tags)
             else:
-                rows[i] = (term.text, tags)
+                rows.append((i, term.text, tags))
 
     regexes: list = []
     regex_index: dict[s.Regex, int] = {}
@@ -248,9 +249,10 @@ def _fingerprint(rule: s.Rule, checked: CheckedPolicy, term_bytes: dict[str, byt
     allows = {lex.name for lex in checked.lexicons.values()  # allow lists that can suppress its lexicons
               if lex.is_allow and (lex.suppresses is None or names & set(lex.suppresses))}
     for name in sorted(names | allows):
-        if name not in term_bytes:  # the same bytes as one update per term, joined once per lexicon
-            term_bytes[name] = b"".join(repr((name, term)).encode("utf-8", "surrogatepass") for term in sorted(
-                (t.key, tuple(sorted(t.tags))) for t in checked.lexicons[name].terms))
+        if name not in term_bytes:  # the bytes of repr((name, (key, tags))) per term, joined once per lexicon
+            terms = sorted((t.key, tuple(sorted(t.tags)) if t.tags else ()) for t in checked.lexicons[name].terms)
+            term_bytes[name] = "".join(f"({name!r}, ({key!r}, {tags!r}))" for key, tags in terms).encode(
+                "utf-8", "surrogatepass")
         digest.update(term_bytes[name])
     return digest.hexdigest()[:16]
 
@@ -348,15 +350,14 @@ def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) ->
     return rarity
 
 
-def _automaton(terms: dict[str, dict[int, tuple[str, frozenset[str]]]], literals: dict[str, int],
+def _automaton(terms: dict[str, list[tuple[int, str, frozenset[str]]]], literals: dict[str, int],
                lexicons: list[CompiledLexicon]):
     """The one automaton over normalized text (lexicon terms and normalized-regex literals) as
     UTF-8 bytes spelled as latin-1, with the term table and literals of each key number."""
     by_bytes = {key.encode("utf-8", "surrogatepass").decode("latin-1"): key for key in terms.keys() | literals.keys()}
     order = sorted(by_bytes)
-    table = build_table([by_bytes[b] for b in order],
-                        ([(lexicon, text, tags) for lexicon, (text, tags) in sorted(terms.get(by_bytes[b], {}).items())]
-                         for b in order),
+    keys = [by_bytes[b] for b in order]
+    table = build_table(keys, (terms.get(key, ()) for key in keys),
                         tuple(lex.profile for lex in lexicons), tuple(lex.whole_words for lex in lexicons))
     if not order:
         return None, table, ()

@@ -10,7 +10,7 @@ objects.  It is a ``dict`` underneath: a key seen before is a C-speed lookup.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .normalize import is_word_char
@@ -79,7 +79,7 @@ def _entry(c: TermColumns, row: int, key: str) -> TermEntry:
     )
 
 
-def build_table(keys: list[str], rows: Iterable[list[tuple[int, str, frozenset[str]]]],
+def build_table(keys: list[str], rows: Iterable[Sequence[tuple[int, str, frozenset[str]]]],
                 profiles: tuple[int, ...], whole_words: tuple[bool, ...]) -> TermTable:
     """``rows[k]``: (lexicon, text, tags) of each lexicon holding key k."""
     key_starts = array("I", [0])
