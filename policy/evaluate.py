@@ -138,7 +138,10 @@ class AnyOf(Node):
     items: tuple[Node, ...]
 
     def test(self, ctx: Context) -> bool:
-        return any(item.test(ctx) for item in self.items)
+        for item in self.items:  # a loop, not any(<generator>): this runs for every candidate rule
+            if item.test(ctx):
+                return True
+        return False
 
     def collect(self, ctx: Context, out: list) -> None:
         for item in self.items:
@@ -151,7 +154,10 @@ class AllOf(Node):
     items: tuple[Node, ...]
 
     def test(self, ctx: Context) -> bool:
-        return all(item.test(ctx) for item in self.items)
+        for item in self.items:
+            if not item.test(ctx):
+                return False
+        return True
 
     def collect(self, ctx: Context, out: list) -> None:
         for item in self.items:
