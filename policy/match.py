@@ -10,6 +10,7 @@ Every hit carries its span in the ORIGINAL text, separators included.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING
@@ -186,9 +187,10 @@ def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict,
         else:
             deny.append(Hit(field, entry.lexicon, entry.text, entry.key, entry.tags, start, end))
     if allow:
+        covers = _Covers(allow, policy)
         kept = []
         for hit in deny:
-            by = _suppressed(hit, allow, policy)
+            by = covers.suppressor(hit)
             if by is None:
                 kept.append(hit)
             elif dropped is not None:
@@ -206,14 +208,30 @@ def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict,
     return by_lexicon
 
 
-def _suppressed(hit: Hit, allow: list[tuple[int, int, int]], policy: CompiledPolicy) -> int | None:
-    """The allow list whose hit covers ``hit``, if any."""
-    for start, end, lexicon in allow:
-        if start <= hit.start and hit.end <= end:
-            covers = policy.lexicons[lexicon].suppresses
-            if covers is None or hit.lexicon in covers:
+class _Covers:
+    """Allow-list hits, per allow list sorted by start with the furthest end reached so far,
+    so whether one covers a hit is a binary search (posts can have many thousands of hits)."""
+
+    def __init__(self, allow: list[tuple[int, int, int]], policy: CompiledPolicy):
+        self.policy = policy
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for start, end, lexicon in allow:
+            spans.setdefault(lexicon, []).append((start, end))
+        self.lists = []
+        for lexicon in sorted(spans):
+            ordered = sorted(spans[lexicon])
+            self.lists.append((lexicon, [s for s, _ in ordered], list(accumulate((e for _, e in ordered), max))))
+
+    def suppressor(self, hit: Hit) -> int | None:
+        """The first allow list (by declaration) with a hit covering ``hit``, if any."""
+        for lexicon, starts, reach in self.lists:
+            covers = self.policy.lexicons[lexicon].suppresses
+            if covers is not None and hit.lexicon not in covers:
+                continue
+            before = bisect_right(starts, hit.start) - 1  # the allow hits starting at or before it
+            if before >= 0 and reach[before] >= hit.end:
                 return lexicon
-    return None
+        return None
 
 
 def _leftmost_longest(hits: list[Hit]) -> list[Hit]:

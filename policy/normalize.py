@@ -171,13 +171,14 @@ def _traditional_map() -> dict[str, str]:
 
 
 _SEPARATOR_CATEGORIES = frozenset(
-    ("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So")
+    ("Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So")
 )
 
 
 def is_separator(ch: str) -> bool:
     """Characters skipped between the characters of a term: spaces, punctuation,
-    symbols and emoji, zero-width and other format characters, combining marks."""
+    symbols and emoji, zero-width and other format characters, combining marks, and
+    lone surrogates (JSON can carry them as escapes; they display as nothing)."""
     return unicodedata.category(ch) in _SEPARATOR_CATEGORIES
 
 

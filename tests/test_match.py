@@ -146,3 +146,31 @@ def test_near_pairs_are_exactly_the_pairs_within_the_distance(text):
         naive = [(a, b) for a in firsts for b in seconds
                  if a is not b and max(b.start - a.end, a.start - b.end, 0) <= near.within]
         assert near.pairs(ctx) == naive
+
+
+COVER_ENGINE = Engine.load(write_policy(Path(tempfile.mkdtemp()), """
+    lexicon drugs { terms "大麻" "麻" match substring hits all normalize default -repeats }
+    lexicon abuse { terms "傻" match substring hits all normalize default -repeats }
+    allow harmless { terms "大麻烦" "麻烦" suppresses drugs normalize default -repeats }
+    allow everything { terms "傻大麻" normalize default -repeats }
+    rule r "r" { category spam clause 一.3.8 when body has drugs or body has abuse }
+"""))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["大麻烦", "大麻", "麻烦", "傻", "傻大麻", "麻", "好"]), max_size=25).map("".join))
+def test_allow_lists_suppress_exactly_the_hits_one_of_their_hits_covers(text):
+    """The binary search over allow hits agrees with testing every occurrence of every allow term."""
+    allow = [(text.find(term, i), len(term), covers) for term, covers in
+             (("大麻烦", {"drugs"}), ("麻烦", {"drugs"}), ("傻大麻", None)) for i in range(len(text))
+             if text.find(term, i) == i]
+    for violation in COVER_ENGINE.check(text).violations:
+        for e in violation.evidence:
+            assert not any(start <= e.start and e.end <= start + size and (covers is None or e.lexicon in covers)
+                           for start, size, covers in allow), (text, e)
+    deny = [(i, len(term), lexicon) for term, lexicon in (("大麻", "drugs"), ("麻", "drugs"), ("傻", "abuse"))
+            for i in range(len(text)) if text.startswith(term, i)]
+    unsuppressed = [d for d in deny if not any(start <= d[0] and d[0] + d[1] <= start + size and (
+        covers is None or d[2] in covers) for start, size, covers in allow)]
+    found = {(e.start, e.end) for v in COVER_ENGINE.check(text).violations for e in v.evidence}
+    assert found == {(i, i + size) for i, size, _ in unsuppressed}
