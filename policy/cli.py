@@ -20,7 +20,7 @@ from typing import TextIO
 from . import cli_ledger
 from .coverage import coverage
 from .diagnostics import Diagnostic, PolicyError, sort_key
-from .engine import Built, Engine, build
+from .engine import DEFAULT_MAX_CHARS, Built, Engine, build
 from .examples import run_examples
 from .explain import UnknownRule, explain
 from .explain import render as render_explanation
@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     def policy_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--policy", metavar="PATH", help="policy folder or file (default: the bundled convention)")
         p.add_argument("--cache", metavar="DIR", help="reuse the compiled policy from this folder")
+        p.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS, metavar="N",
+                       help=f"posts longer than this go to review unscanned (default {DEFAULT_MAX_CHARS:,})")
 
     p = sub.add_parser("check", help="check one post and explain the verdict")
     p.add_argument("text", help="the post's body")
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
-    return Engine.load(args.policy, cache_dir=args.cache)
+    return Engine.load(args.policy, cache_dir=args.cache, max_chars=getattr(args, "max_chars", DEFAULT_MAX_CHARS))
 
 
 # ---- check -------------------------------------------------------------------------------
@@ -268,6 +270,10 @@ def render_replay(report) -> str:
 
 # ---- reading posts ----------------------------------------------------------------------------
 
+MAX_LINE_CHARS = 16_000_000
+"""A line of ``policy scan`` input longer than this is skipped unread (the post limit is far lower)."""
+
+
 def _posts(path_text: str):
     """Yield (line number, post dict or None, problem or None) for each non-empty line."""
     if path_text == "-":
@@ -281,18 +287,27 @@ def _posts(path_text: str):
         number = 0
         while True:
             try:
-                line = stream.readline()
+                line = stream.readline(MAX_LINE_CHARS + 1)
+                too_long = len(line) > MAX_LINE_CHARS and not line.endswith("\n")
+                rest = line
+                while too_long and rest and not rest.endswith("\n"):
+                    rest = stream.readline(MAX_LINE_CHARS)  # skip the rest of the line without keeping it
             except UnicodeDecodeError as error:
                 raise UsageError(f"{name}: line {number + 1} is not UTF-8 text (byte {error.start})") from None
             if not line:
                 return
             number += 1
+            if too_long:
+                yield name, number, None, f"line longer than {MAX_LINE_CHARS:,} characters"
+                continue
             if not line.strip():
                 continue
             try:
                 yield name, number, json.loads(line), None
             except json.JSONDecodeError as error:
                 yield name, number, None, f"invalid JSON: {error.msg} at column {error.colno}"
+            except RecursionError:
+                yield name, number, None, "invalid JSON: nested too deeply"
 
 
 # ---- scan ----------------------------------------------------------------------------------

@@ -40,6 +40,12 @@ DEFAULT_REGEX_TIMEOUT = 0.05
 DEFAULT_MAX_CHARS = 200_000
 """Posts longer than this (all text fields together) go to review unscanned."""
 
+DEFAULT_REGEX_BUDGET = 0.25
+"""Seconds all regexes together may spend on one post; past it, the rest count as timed out."""
+
+DEFAULT_MAX_EVIDENCE = 100
+"""Evidence kept per violation (the first by position); ``evidence_total`` gives the count."""
+
 
 @dataclass
 class Built:
@@ -134,10 +140,13 @@ def _store_cached(cache_file: Path, built: Built) -> None:
 
 class Engine:
     def __init__(self, policy: CompiledPolicy, regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
-                 max_chars: int = DEFAULT_MAX_CHARS):
+                 max_chars: int = DEFAULT_MAX_CHARS, regex_budget: float = DEFAULT_REGEX_BUDGET,
+                 max_evidence: int = DEFAULT_MAX_EVIDENCE):
         self.policy = policy
         self.regex_timeout = regex_timeout
         self.max_chars = max_chars
+        self.regex_budget = regex_budget
+        self.max_evidence = max_evidence
 
     @classmethod
     def load(cls, path: str | Path | None = None, cache_dir: str | Path | None = None, **options: Any) -> Engine:
@@ -178,8 +187,8 @@ class Engine:
             post = Post.from_dict(post)
         elif not isinstance(post, Post):
             raise PostError(f"cannot check a {type(post).__name__}; pass a Post, a dict or a str")
-        ctx = Context(self.policy, post, self.regex_timeout)
         size = sum(len(t) for t in post.texts.values())
+        ctx = Context(self.policy, post, self.regex_timeout, regex_budget=self.regex_budget)
         if size > self.max_chars:
             ctx.warnings.append(f"post has {size} characters, over the limit of {self.max_chars}; not scanned")
             return self._verdict(post, ctx, [], [], checked_at, history)
@@ -236,10 +245,13 @@ class Engine:
             seen.add(item)
             evidence.append(self._evidence(item, post))
         evidence.sort(key=lambda e: (e.field, e.start if e.start is not None else -1, e.end or 0, e.kind))
+        total = len(evidence)
+        del evidence[self.max_evidence:]
         return Violation(
             rule=rule.id, title=rule.title, category=rule.category, category_title=rule.category_title,
             clauses=rule.clauses, severity=rule.severity, mode=rule.mode, action=rule.action,
-            explanation=_explain(rule, evidence), evidence=tuple(evidence), source=rule.source,
+            explanation=_explain(rule, evidence, total), evidence=tuple(evidence), source=rule.source,
+            evidence_total=total,
         )
 
     def _evidence(self, item: Hit | RegexHit | FactHit, post: Post) -> Evidence:
@@ -253,13 +265,14 @@ class Engine:
         return Evidence(item.field, "fact", value=item.value)
 
 
-def _explain(rule: CompiledRule, evidence: list[Evidence]) -> str:
+def _explain(rule: CompiledRule, evidence: list[Evidence], total: int) -> str:
     quoted = [f"「{e.text}」" if e.kind != "fact" else f"{e.field}={_fmt(e.value)}" for e in evidence]
     terms = sorted({e.term for e in evidence if e.term})
+    more = f" 等共 {total} 处" if total > len(evidence) else ""
     values = {
-        "evidence": "、".join(dict.fromkeys(quoted)) or "—",
+        "evidence": ("、".join(dict.fromkeys(quoted)) or "—") + more,
         "terms": "、".join(terms) or "—",
-        "count": str(sum(1 for e in evidence if e.kind != "fact")),
+        "count": str(sum(1 for e in evidence if e.kind != "fact") + total - len(evidence)),
         "rule": rule.id,
         "title": rule.title,
         "category": rule.category_title,

@@ -8,7 +8,9 @@ caches regex results, so a rule pays only for what it reads.
 
 from __future__ import annotations
 
+import math
 import operator
+import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,9 @@ class Context:
     policy: CompiledPolicy
     post: Post
     regex_timeout: float
+    regex_budget: float = math.inf
+    """Seconds all regexes together may spend on this post (``regex_timeout`` bounds each one)."""
+    regex_spent: float = 0.0
     raw: dict = field(default_factory=dict)
     """The automaton's raw hits by field (match.raw_scan), see :meth:`scan`."""
     hits: dict[tuple[str, int, frozenset[str] | None], list[Hit]] = field(default_factory=dict)
@@ -110,19 +115,33 @@ class Context:
             if index not in self.regexes_possible(name):
                 self.regex_cache[key] = out
                 return out  # none of the literals every match needs: the regex cannot match
-            try:
-                spans = [m.span() for m in self.policy.regexes[index].finditer(subject, timeout=self.regex_timeout)
-                         if m.end() > m.start()]
-            except TimeoutError:
-                self.warnings.append(f"regex /{pattern}/ on {name} timed out after "
-                                     f"{self.regex_timeout * 1000:.0f} ms; treated as no match")
-                spans = []
+            spans = self._run_regex(index, subject, name, pattern)
             if spans and normalized:
                 m = mapped_text(text, table, self.mapped, (name, DEFAULT_PROFILE))
                 spans = [m.original_span(a, b) for a, b in spans]
             out = [RegexHit(name, a, b, pattern, normalized) for a, b in spans]
         self.regex_cache[key] = out
         return out
+
+    def _run_regex(self, index: int, subject: str, name: str, pattern: str) -> list[tuple[int, int]]:
+        """Non-empty match spans, within this regex's timeout and what is left of the post's budget;
+        a regex cut off counts as no match and leaves a warning (the post goes to review)."""
+        left = self.regex_budget - self.regex_spent
+        if left <= 0:
+            self.warnings.append(f"regex /{pattern}/ on {name} not run: the post's regex budget of "
+                                 f"{self.regex_budget * 1000:.0f} ms is spent; treated as no match")
+            return []
+        timeout = min(self.regex_timeout, left)
+        started = time.perf_counter()
+        try:
+            return [m.span() for m in self.policy.regexes[index].finditer(subject, timeout=timeout)
+                    if m.end() > m.start()]
+        except TimeoutError:
+            self.warnings.append(f"regex /{pattern}/ on {name} timed out after {timeout * 1000:.0f} ms; "
+                                 "treated as no match")
+            return []
+        finally:
+            self.regex_spent += time.perf_counter() - started
 
 
 class Node:

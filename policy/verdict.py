@@ -8,6 +8,7 @@ The schema is documented in the README (``schema: "policy-verdict/1"``).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from .ladder import Sanction
 
 SCHEMA = "policy-verdict/1"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 ALLOW, REVIEW, REJECT = "allow", "review", "reject"
 
@@ -59,6 +62,9 @@ class Violation:
     explanation: str
     evidence: tuple[Evidence, ...]
     source: tuple[str, int]
+    evidence_total: int = 0
+    """How many pieces of evidence there were; ``evidence`` keeps the first of them (by
+    position) up to the engine's ``max_evidence``."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +78,7 @@ class Violation:
             "action": self.action,
             "explanation": self.explanation,
             "evidence": [e.to_dict() for e in self.evidence],
+            "evidence_total": self.evidence_total,
             "source": {"path": self.source[0], "line": self.source[1]},
         }
 
@@ -121,7 +128,8 @@ class Verdict:
             ) for e in v["evidence"])
             return Violation(v["rule"], v["title"], v["category"], v["category_title"],
                              tuple((c["id"], c["text"]) for c in v["clauses"]), v["severity"], v["mode"], v["action"],
-                             v["explanation"], evidence, (v["source"]["path"], v["source"]["line"]))
+                             v["explanation"], evidence, (v["source"]["path"], v["source"]["line"]),
+                             v.get("evidence_total", len(evidence)))
 
         return cls(
             verdict_id=data["verdict_id"], post_id=data["post_id"], user_id=data["user_id"],
@@ -133,5 +141,7 @@ class Verdict:
         )
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent,
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=indent,
                           separators=None if indent else (",", ":"))
+        # Lone surrogates (a post can carry them as JSON escapes) stay escapes: UTF-8 cannot hold them.
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _SURROGATE.search(text) else text

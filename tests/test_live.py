@@ -76,3 +76,59 @@ def test_watch_reloads_when_the_files_change(tmp_path):
     finally:
         live.stop()
     assert live.version != before
+
+
+def test_threads_checking_through_reloads_get_the_verdict_of_the_version_they_name(tmp_path):
+    """Eight threads check posts while another keeps flipping the policy between two versions.
+    Every verdict must be exactly what a single-threaded engine of the version it names gives."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from policy import Engine
+
+    versions_text = {"v1": V1, "v2": V2}
+    reference = {}
+    for name, text in versions_text.items():
+        engine = Engine.load(write_policy(tmp_path / name, text))
+        reference[engine.version] = engine
+    folder = write_policy(tmp_path / "live", V1)
+    live = LiveEngine(folder)
+    posts = [{"id": f"p{i}", "body": body} for i, body in
+             enumerate(["专业代发", "专业引流", "你好", "代发引流", "代 发", "引@流"] * 50)]
+    stop = threading.Event()
+    first_round_done = threading.Barrier(9)  # eight checkers and the reloader
+
+    def reloader() -> int:
+        first_round_done.wait()  # so the first version is sure to have served some checks
+        flips = 0
+        while not stop.is_set() or flips < 2:
+            write_policy(folder, V2 if flips % 2 == 0 else V1)
+            assert live.reload().loaded
+            flips += 1
+        return flips
+
+    def checker(offset: int) -> list:
+        out = []
+        for round_number in range(6):
+            if round_number == 1:
+                first_round_done.wait()
+            for post in posts[offset::4]:
+                out.append((post, live.check(post)))
+        return out
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        flipping = pool.submit(reloader)
+        results = [v for f in [pool.submit(checker, i % 4) for i in range(8)] for v in f.result()]
+        stop.set()
+        assert flipping.result() >= 2
+    seen_versions = {verdict.policy_version for _, verdict in results}
+    assert seen_versions <= set(reference) and len(seen_versions) == 2  # both versions served checks
+    for post, verdict in results:
+        expected = reference[verdict.policy_version].check(post)
+
+        def comparable(v):
+            data = json.loads(v.to_json())
+            del data["verdict_id"], data["checked_at"]
+            return data
+
+        assert comparable(verdict) == comparable(expected), post
