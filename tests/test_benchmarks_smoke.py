@@ -69,3 +69,15 @@ def test_timing_summaries():
     timing = compare.summarize([5, 1, 3, 2, 4])
     assert timing.median_ns == 3 and timing.p99_ns == 5 and timing.samples == 5
     assert compare.time_each(lambda x: x, [1, 2, 3], warmup=1, repeat=2).samples == 6
+
+
+def test_the_worst_case_script_builds_every_post_at_the_size_asked_and_reports_it():
+    from benchmarks import worst_case
+    from policy import Engine
+
+    engine = Engine.load()
+    posts = worst_case.cases(engine, 3000)
+    assert len(posts) == 8 and all(len(body) == 3000 for body in posts.values())
+    rows = worst_case.measure(engine, 3000, 1)
+    text = worst_case.report(rows, 3000, 1)
+    assert text.count("\n| ") == 1 + len(posts) and "Slowest:" in text
