@@ -194,3 +194,33 @@ def test_two_policy_folders_never_share_a_cache_entry(make_engine, tmp_path):
     second = make_engine(rules, files={"words.txt": "引流\n"}, cache_dir=cache)
     assert first.version != second.version
     assert second.check("专业引流").decision == "reject" and second.check("专业代发").decision == "allow"
+
+
+DETERMINISM_SCRIPT = """
+import re, sys
+from policy import Engine
+from policy.ladder import Strike
+from datetime import datetime, timezone
+engine = Engine.load()
+at = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+history = [Strike("old", "v-old", "unfriendly.abuse", 2, datetime(2026, 11, 20, tzinfo=timezone.utc))]
+posts = [rule_example for rule in engine.policy.rules for rule_example in rule.examples][::7]
+out = []
+for number, example in enumerate(posts):
+    post = {"id": str(number), **{name.text: value for name, value in example.fields}}
+    out.append(engine.check(post, checked_at=at, history=history).to_json())
+out.append(engine.check({"id": "h", "body": "傻\\udfff逼" + "\\u200b" * 50 + "加微信 vx123456 " * 20}).to_json())
+text = re.sub(r'"verdict_id":"[^"]*"', '"verdict_id":""', "\\n".join(out))
+sys.stdout.buffer.write(re.sub(r'"checked_at":"[^"]*"', '"checked_at":""', text).encode())
+"""
+
+
+def test_the_bundled_convention_gives_byte_identical_verdicts_across_processes_and_hash_seeds():
+    """Rule examples of every rule, with a ladder and prior strikes, plus a hostile post."""
+    outputs = set()
+    for seed in ("0", "1", "4242", "random"):
+        run = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT], capture_output=True, check=True,
+                             env={"PYTHONHASHSEED": seed, "PATH": ""}, cwd=str(__import__("pathlib").Path.cwd()))
+        outputs.add(run.stdout)
+    assert len(outputs) == 1
+    assert outputs.pop().count(b'"decision":"reject"') > 10
