@@ -15,6 +15,7 @@ common context word stays asleep on posts with only the word.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,6 +154,10 @@ class CompiledPolicy:
     sources: dict[str, str] = field(default_factory=dict)
     """Every rule and term file by path inside the policy: what the ledger keeps per version."""
     brake: CompiledBrake | None = None
+
+    @functools.cached_property
+    def rule_by_id(self) -> dict[str, CompiledRule]:
+        return {rule.id: rule for rule in self.rules}
 
 
 def version_of(contents: list[tuple[str, str]]) -> str:

@@ -94,7 +94,7 @@ def decide(policy: CompiledPolicy, enforced: list[Violation], shadow: list[Viola
     if ladder is None or not (enforced or shadow):
         return None
     in_shadow = not enforced
-    rules = {r.id: r for r in policy.rules}
+    rules = policy.rule_by_id
     candidates = enforced or shadow
 
     def weight(v: Violation) -> tuple[int, int]:
