@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from .engine import Engine
 from .ladder import ACTIVE, PENDING, SHADOW, Sanction, Strike
 from .post import Post
-from .verdict import Verdict
+from .verdict import Verdict, escape_surrogates
 
 GENESIS = "0" * 64
 
@@ -97,7 +97,7 @@ def _parse(text: str) -> datetime:
 
 
 def _canonical(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return escape_surrogates(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
 
 
 def chain_hash(prev: str, seq: int, at: str, actor: str, action: str, subject: str, payload: str) -> str:
@@ -200,7 +200,12 @@ class Ledger(Protocol):
 
 class SqliteLedger:
     def __init__(self, path: str | Path, timeout: float = 30.0,
-                 on_brake: Callable[[BrakeTrip], None] | None = None):
+                 on_brake: Callable[[BrakeTrip], None] | None = None, max_page_count: int | None = None):
+        """Open (and migrate) the ledger at ``path``.
+
+        ``max_page_count`` caps the database file at that many pages for this connection
+        (SQLite's ``PRAGMA max_page_count``; never below its current size): a write past
+        it fails exactly as on a full disk.  A quota, and how the tests fill the disk."""
         self.path = str(path)
         self.on_brake = on_brake
         try:
@@ -209,6 +214,8 @@ class SqliteLedger:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            if max_page_count is not None:
+                self.db.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
         except sqlite3.Error as error:
             raise LedgerError(f"cannot open ledger {self.path!r}: {error}") from None
         self._lock = threading.Lock()
@@ -250,11 +257,26 @@ class SqliteLedger:
                 yield self.db
                 self.db.execute("COMMIT")
             except sqlite3.Error as error:  # read-only file, full disk, lock timeout: nothing half-written
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise LedgerError(f"cannot write to ledger {self.path!r}: {error}") from None
+            except UnicodeEncodeError:  # e.g. an id or reason with a lone surrogate (undecodable argv)
+                self._rollback()
+                raise LedgerError(f"cannot write to ledger {self.path!r}: text that is not valid Unicode "
+                                  "(a lone surrogate) outside the post's own fields") from None
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already done so.
+
+        A full disk or an I/O error can make SQLite roll the whole transaction back by
+        itself; a second ROLLBACK would then fail and hide the real error."""
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error being raised says what went wrong; the next BEGIN reports a stuck connection
 
     def _audit(self, actor: str, action: str, subject: str, payload: dict, at: str) -> None:
         head = self.db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()

@@ -19,6 +19,13 @@ SCHEMA = "policy-verdict/1"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+
+def escape_surrogates(json_text: str) -> str:
+    """JSON text with lone surrogates written as escapes: a post can carry them (as JSON escapes),
+    and UTF-8 (a file, a pipe, SQLite) cannot hold them."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text) if _SURROGATE.search(json_text) \
+        else json_text
+
 ALLOW, REVIEW, REJECT = "allow", "review", "reject"
 
 
@@ -143,5 +150,4 @@ class Verdict:
     def to_json(self, indent: int | None = None) -> str:
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=indent,
                           separators=None if indent else (",", ":"))
-        # Lone surrogates (a post can carry them as JSON escapes) stay escapes: UTF-8 cannot hold them.
-        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _SURROGATE.search(text) else text
+        return escape_surrogates(text)

@@ -156,3 +156,15 @@ def test_a_post_object_with_every_field_wrong_is_refused_by_name():
 
     with pytest.raises(PostError, match="'title' must be a string"):
         Post.from_dict({"id": "x", "title": 3})
+
+
+def test_the_ledger_records_posts_with_lone_surrogates_and_refuses_such_ids_by_name(tmp_path):
+    from policy.store import LedgerError, SqliteLedger
+
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    verdict = ledger.process(BUNDLED, Post.from_dict({"id": "s", "body": "你是傻\udfff逼", "author": {"id": "u1"}}))
+    assert verdict.decision == "reject"
+    assert ledger.post("s").text("body") == "你是傻\udfff逼"  # read back exactly
+    with pytest.raises(LedgerError, match="not valid Unicode"):
+        ledger.process(BUNDLED, Post.from_dict({"id": "bad\udfff", "body": "傻逼", "author": {"id": "u1"}}))
+    assert ledger.verify_audit().ok and len(ledger.verdicts(user="u1")) == 1  # nothing half-written
