@@ -9,6 +9,7 @@ compiler.  The codes are listed in the README; tests pin each one.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 import string
@@ -29,8 +30,13 @@ ACTIONS = ("reject", "review")
 MATCH_MODES = ("words", "substring")
 HIT_MODES = ("longest", "all")
 SEVERITIES = range(1, 5)
+MAX_DAYS = 36_500
+"""The longest mute, window or brake watch in days (100 years); dates much further away overflow datetime."""
 _CLAUSE_ID = re.compile(r"^[一二三四五六七八九十]+(\.[1-9][0-9]*)*$")
 MAX_REGEX_GROUP_DEPTH = 50
+MAX_REGEX_COPIES = 10_000
+"""The most pattern items a regex may stand for once its counted repeats are written out: the
+regex module compiles ``x{N}`` as N copies, so ``x{4294967294}`` would take every byte of memory."""
 
 
 class LoadedTerm(NamedTuple):
@@ -162,6 +168,9 @@ class _Checker:
         if brake.watch is not None and brake.watch.unit.text not in ("day", "days"):
             self.error("E114", f"unknown unit '{brake.watch.unit.text}'", brake.watch.unit.span,
                        help="the watch window is in days: `watch 7 days`")
+        elif brake.watch is not None and brake.watch.amount > MAX_DAYS:
+            self.error("E114", f"a watch of {brake.watch.amount:g} days is longer than {MAX_DAYS} days",
+                       brake.watch.span, help="the watch window is in days: `watch 7 days`")
         if brake.share is not None and not 0 < brake.share <= 100:
             self.error("E118", f"share {brake.share:g} is not a percentage between 0 and 100", brake.span,
                        help="`share 5` trips a rule that matches more than 5% of the posts checked")
@@ -198,6 +207,9 @@ class _Checker:
                            help="write a number of days or `permanent`")
             if step.days is not None and (step.days < 1 or step.days != int(step.days)):
                 self.error("E113", f"a mute lasts a whole number of days, not {step.days:g}", step.span)
+            elif step.days is not None and step.days > MAX_DAYS:
+                self.error("E113", f"a mute of {step.days:g} days is longer than {MAX_DAYS} days", step.span,
+                           help="write `mute permanent` for a mute without end")
         starts: dict[int, s.LadderStart] = {}
         for start in ladder.starts:
             self.check_severity(start.severity, start.span)
@@ -209,6 +221,9 @@ class _Checker:
         for window in (ladder.escalate, ladder.expire):
             if window is not None and window.unit.text not in ("day", "days"):
                 self.error("E114", f"unknown unit '{window.unit.text}'", window.unit.span,
+                           help="windows are in days: `escalate within 180 days`")
+            elif window is not None and window.amount > MAX_DAYS:
+                self.error("E114", f"a window of {window.amount:g} days is longer than {MAX_DAYS} days", window.span,
                            help="windows are in days: `escalate within 180 days`")
         used = set()
         for rule in rules:
@@ -358,7 +373,7 @@ class _Checker:
             self.error("E402", f"cannot read term file {term_file.path!r}: {reason}", term_file.span,
                        help="paths are relative to the rule file that names them")
             return
-        for number, line in enumerate(loaded.text.splitlines(), start=1):
+        for number, line in enumerate(loaded.text.split("\n"), start=1):  # lines as spans count them
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             text, _, tag_text = line.partition("\t")
@@ -427,16 +442,26 @@ class _Checker:
             self.check_example(example)
 
     def check_template(self, rule: s.Rule) -> None:
+        formatter = string.Formatter()
         try:
-            names = [f for _, f, _, _ in string.Formatter().parse(rule.explain or "") if f is not None]
+            fields = [(f, spec, conversion) for _, f, spec, conversion in formatter.parse(rule.explain or "")
+                      if f is not None]
         except ValueError as error:
             self.error("E106", f"explanation template is malformed: {error}", rule.span,
                        help="write literal braces as {{ and }}")
             return
-        for name in names:
+        for name, spec, conversion in fields:
             if name not in PLACEHOLDERS:
                 self.error("E106", f"unknown placeholder {{{name}}} in the explanation", rule.span,
                            help="placeholders: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+                continue
+            try:  # every placeholder stands for a text, so what formats one text formats them all
+                if "{" in spec:
+                    raise ValueError("a placeholder inside a format specification")
+                format(formatter.convert_field("text", conversion), spec)
+            except ValueError as error:
+                self.error("E106", f"placeholder {{{name}}} cannot be formatted: {error}", rule.span,
+                           help=f"write {{{name}}}, or a text format such as {{{name}:>10}}")
 
     def field(self, name: s.Name, kind: str, use: str, ladder: bool = False) -> bool:
         actual = F.kind_of(name.text, ladder)
@@ -467,7 +492,7 @@ class _Checker:
     def check_regex(self, rx: s.Regex) -> bool:
         try:
             compile_regex(rx)
-        except regex.error as error:
+        except (regex.error, ValueError) as error:  # ValueError: (?V1) inside, against the V0 flag
             self.error("E301", f"invalid regex: {error}", rx.span, help="the regex syntax is Python's `regex` module")
             return False
         except RecursionError:
@@ -523,7 +548,76 @@ def compile_regex(rx: s.Regex) -> regex.Pattern:
         flags |= {"i": regex.I, "m": regex.M, "s": regex.S, "x": regex.X}[letter]
     if _group_depth(rx.pattern) > MAX_REGEX_GROUP_DEPTH:
         raise regex.error(f"groups nested more than {MAX_REGEX_GROUP_DEPTH} deep")
+    copies = max(_copies(rx.pattern, nested_sets) for nested_sets in (False, True))
+    if copies > MAX_REGEX_COPIES:
+        raise regex.error(f"counted repeats require {'over a billion' if copies > 10**9 else f'{copies:,}'} "
+                          f"copies of their parts; at most {MAX_REGEX_COPIES:,}")
     return regex.compile(rx.pattern, flags)
+
+
+_COUNT = re.compile(r"\{(\d*)(?:,\d*)?\}")
+
+
+def _copies(pattern: str, nested_sets: bool) -> int:
+    """How many items the pattern stands for with each counted repeat written out as often as it
+    must match (``(ab){3}`` is 6).  Read from the text, so syntax only the regex module knows
+    counts too; over-counting is safe.  ``nested_sets``: read ``[`` inside a class as a nested set
+    (version 1 syntax) rather than a character; the caller takes the larger of both readings."""
+    groups = [[0, 0]]  # per open group: items so far, items of the last element
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        size = 1
+        if ch == "\\":
+            i += 2
+            if pattern[i - 1:i] in ("p", "P", "N", "x", "g", "k") and pattern[i:i + 1] == "{":
+                close = pattern.find("}", i)
+                i = close + 1 if close != -1 else len(pattern)
+        elif ch == "[":
+            i = _class_end(pattern, i, nested_sets)
+        elif ch == "(":
+            groups.append([0, 0])
+            i += 1
+            continue
+        elif ch == ")" and len(groups) > 1:
+            size = max(groups.pop()[0], 1)
+            i += 1
+        elif ch == "{" and (count := _COUNT.match(pattern, i)):
+            i = count.end()
+            least = count.group(1)
+            times = 10**10 if len(least) > 10 else max(int(least or 0), 1)
+            group = groups[-1]
+            group[0] = min(group[0] + group[1] * (times - 1), 10**12)
+            group[1] = min(group[1] * times, 10**12)
+            continue
+        else:
+            i += 1
+        groups[-1][0] = min(groups[-1][0] + size, 10**12)
+        groups[-1][1] = size
+    return sum(group[0] for group in groups)
+
+
+def _class_end(pattern: str, start: int, nested_sets: bool) -> int:
+    """The index just past the character class opening at ``start``."""
+    i = start + 1
+    if pattern[i:i + 1] == "^":
+        i += 1
+    if pattern[i:i + 1] == "]":
+        i += 1
+    depth = 1
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[" and nested_sets:
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(pattern)
 
 
 def _group_depth(pattern: str) -> int:
@@ -656,10 +750,15 @@ def _ambiguous_tail(body, first_chars) -> str | None:
 # ---- can a condition ever be true? -------------------------------------------------
 
 _MAX_CONJUNCTIONS = 256
+_MAX_TESTS = 1_000
+"""Conditions with more tests than this are not analysed (taken as satisfiable): the
+conjunctions grow with the tests, and a flat chain of 200,000 would take hours."""
 
 
 def _satisfiable(expr: s.Expr, lexicons: dict[str, CheckedLexicon]) -> bool:
     """False only when every way of making ``expr`` true contradicts itself."""
+    if any(True for _ in itertools.islice(s.predicates(expr), _MAX_TESTS, None)):
+        return True
     disjuncts = _dnf(expr, True)
     if disjuncts is None:
         return True

@@ -4,16 +4,19 @@ The grammar is loaded here and nowhere else.  Parsing is pure: text in, tree
 and diagnostics out.
 
 Error recovery: when a file does not parse, it is cut at every line that starts
-with a declaration keyword and each piece is parsed on its own (with the text
-before it blanked out, so positions stay exact).  Each broken declaration then
-reports its first error and the good ones still reach the checker, so one run
-shows every problem.
+with a declaration keyword and each piece is parsed on its own (its positions
+shifted by where it starts, so spans stay exact and the work stays linear in
+the size of the file).  Each broken declaration then reports its first error and
+the good ones still reach the checker, so one run shows every problem.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import re
+import sys
 import threading
 
 import lark
@@ -86,21 +89,27 @@ def _parse_with_recovery(text: str, path: str) -> tuple[s.PolicyFile, list[Diagn
     bounds = list(zip(starts, starts[1:] + [len(text)], strict=False))
     decls: list[s.Decl] = []
     diagnostics: list[Diagnostic] = []
+    lines = 0  # line breaks before the piece; every piece starts a line, so columns need no shift
+    previous = 0
     for start, end in bounds:
-        piece = _blank(text[:start]) + text[start:end]
+        lines += text.count("\n", previous, start)
+        previous = start
+        piece = text[start:end]
         try:
             tree = _parser().parse(piece)
         except lark.exceptions.LarkError as error:
-            diagnostics.append(_syntax_diagnostic(error, piece, path))
+            diagnostics.append(_shift(_syntax_diagnostic(error, piece, path), start, lines))
             continue
-        file, found = _build_file(tree, piece, path)
+        file, found = _build_file(tree, piece, path, start, lines)
         decls.extend(file.decls)
         diagnostics.extend(found)
     return s.PolicyFile(path, tuple(decls), span=_whole(text, path)), diagnostics
 
 
-def _blank(text: str) -> str:
-    return re.sub(r"[^\n]", " ", text)
+def _shift(diagnostic: Diagnostic, offset: int, lines: int) -> Diagnostic:
+    span = diagnostic.span
+    return dataclasses.replace(diagnostic, span=Span(span.path, span.line + lines, span.column, span.end_line + lines,
+                                                     span.end_column, span.start + offset, span.end + offset))
 
 
 def _whole(text: str, path: str) -> Span:
@@ -176,20 +185,23 @@ def _syntax_diagnostic(error: lark.exceptions.LarkError, text: str, path: str) -
 
 
 class _Build:
-    def __init__(self, text: str, path: str):
+    def __init__(self, text: str, path: str, offset: int = 0, lines: int = 0):
         self.text = text
         self.path = path
+        self.offset = offset  # where ``text`` starts in the file (a piece of it, in error recovery)
+        self.lines = lines  # and the line breaks before it
         self.diagnostics: list[Diagnostic] = []
 
     def span(self, item: Tree | Token) -> Span:
+        at, lines = self.offset, self.lines
         if isinstance(item, Token):
-            return Span(self.path, item.line or 0, item.column or 0, item.end_line or 0,
-                        item.end_column or 0, item.start_pos or 0, item.end_pos or 0)
+            return Span(self.path, (item.line or 0) + lines, item.column or 0, (item.end_line or 0) + lines,
+                        item.end_column or 0, (item.start_pos or 0) + at, (item.end_pos or 0) + at)
         meta = item.meta
         if getattr(meta, "empty", True):
             return Span(self.path, 0, 0, 0, 0)
-        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column,
-                    meta.start_pos, meta.end_pos)
+        return Span(self.path, meta.line + lines, meta.column, meta.end_line + lines, meta.end_column,
+                    meta.start_pos + at, meta.end_pos + at)
 
     def error(self, code: str, message: str, at: Tree | Token | Span, help: str = "") -> None:
         span = at if isinstance(at, Span) else self.span(at)
@@ -203,10 +215,17 @@ class _Build:
                          help=r'supported escapes: \" \\ \n \t \uXXXX'))
 
     def number(self, token: Token) -> float:
-        return float(str(token))
+        value = float(str(token))
+        if math.isinf(value):
+            self.error("E005", f"the number {str(token)[:12]}… is too large", token,
+                       help="a number has at most 308 digits before the point")
+            return sys.float_info.max
+        return value
 
     def integer(self, token: Token, what: str) -> int:
         value = str(token)
+        if math.isinf(float(value)):
+            return int(self.number(token))
         if not value.isdigit():
             self.error("E005", f"{what} must be a whole number, not {value}", token)
             return int(float(value))
@@ -456,8 +475,9 @@ def _check_depth(tree: Tree, builder: _Build) -> bool:
     return True
 
 
-def _build_file(tree: Tree, text: str, path: str) -> tuple[s.PolicyFile, list[Diagnostic]]:
-    builder = _Build(text, path)
+def _build_file(tree: Tree, text: str, path: str, offset: int = 0, lines: int = 0,
+                ) -> tuple[s.PolicyFile, list[Diagnostic]]:
+    builder = _Build(text, path, offset, lines)
     decls: list[s.Decl] = []
     for child in tree.children:
         if not _check_depth(child, builder):

@@ -17,6 +17,11 @@ from .check import TermFileText
 class SourceError(Exception):
     """A policy path that cannot be read."""
 
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
+        """What is wrong, without the path: `no such file`, `not UTF-8 text (byte 3)`."""
+
 
 @dataclass(frozen=True)
 class PolicySources:
@@ -50,11 +55,16 @@ def _read_text(file: Path) -> str:
     try:
         return file.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
-        raise SourceError(f"{file}: not UTF-8 text (byte {error.start})") from None
+        reason = f"not UTF-8 text (byte {error.start})"
+    except FileNotFoundError:
+        reason = "no such file"
     except IsADirectoryError:
-        raise SourceError(f"{file}: is a folder, not a file") from None
-    except OSError as error:
-        raise SourceError(f"{file}: {error.strerror or error}") from None
+        reason = "is a folder, not a file"
+    except OSError as error:  # too long a name, no permission, a loop of links, ...
+        reason = error.strerror or str(error)
+    except ValueError:  # the file system takes no NUL in a path
+        reason = "the path contains a NUL character"
+    raise SourceError(f"{file}: {reason}", reason)
 
 
 def read_term_files(sources: PolicySources, files: list[s.PolicyFile]) -> dict[tuple[str, str], TermFileText]:
@@ -74,6 +84,5 @@ def read_term_files(sources: PolicySources, files: list[s.PolicyFile]) -> dict[t
                 try:
                     found[key] = TermFileText(display, _read_text(target))
                 except SourceError as error:
-                    reason = str(error).split(": ", 1)[-1]
-                    found[key] = TermFileText(display, None, reason if target.exists() else "no such file")
+                    found[key] = TermFileText(display, None, error.reason)
     return found
