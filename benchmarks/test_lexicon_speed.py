@@ -3,10 +3,11 @@
 The lexicon is generated (random CJK terms of 2-4 characters, fixed seed) at the size of houbb's
 dictionary, so nothing outside the project is needed; ``python -m benchmarks.compare`` uses the real
 dictionary when ``/work/shared/data`` is present.  The ``alternatives`` group runs the engine, its bare
-automaton, a ``regex`` alternation and a substring loop over the same 10k terms and the same posts.
+automaton, a ``regex`` and an ``re`` alternation and a substring loop over the same 10k terms and the same posts.
 """
 
 import random
+import re
 
 import pytest
 import regex
@@ -103,6 +104,7 @@ def side(side_engine, posts):
         "normalized": normalized,
         "encoded": [n.encode("utf-8").decode("latin-1") for n in normalized],
         "regex": regex.compile("|".join(regex.escape(k) for k in sorted(keys, key=len, reverse=True))),
+        "re": re.compile("|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))),
     }
 
 
@@ -120,9 +122,11 @@ def test_alternative_bare_automaton(benchmark, side_engine, side):
 
 
 @pytest.mark.benchmark(group="alternatives, 10k terms")
-def test_alternative_regex_alternation(benchmark, side):
+@pytest.mark.parametrize("module", ["regex", "re"])
+def test_alternative_alternation(benchmark, side, module):
+    """One alternation of the terms, longest first, in the ``regex`` module and in the standard ``re``."""
     benchmark.extra_info["posts"] = BATCH
-    compiled = side["regex"]
+    compiled = side[module]
     benchmark.pedantic(_each, args=(compiled.findall, side["normalized"]), rounds=5, iterations=1)
     assert all(compiled.search(n) for n in side["normalized"])
 

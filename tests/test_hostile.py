@@ -31,6 +31,7 @@ HOSTILE = {
     "right-to-left override": "\u202e逼傻\u202c 你是\u202e傻逼\u202c",
     "zero-width run": "傻" + "\u200b\u200c\u200d\ufeff" * 10_000 + "逼",
     "combining marks": "a" + "\u0301" * (N - 1),
+    "three million combining marks": "傻" + "\u0301" * 3_000_000 + "逼",  # over max_chars: review, unscanned
     "combining marks on every character": "傻\u0301\u0302逼\u0303" * 5000,
     "emoji sequences": "👨‍👩‍👧‍👦🏳️‍🌈🇨🇳" * 2000 + "加我微信👉vx123456",
     "high plane characters": "\U00020000\U0002a6d6\U000e0041" * 3000,
