@@ -26,11 +26,11 @@ from . import evaluate as ev
 from . import syntax as s
 from .check import CheckedPolicy, compile_regex
 from .normalize import Profile
-from .prefilter import Requirement, required_literals
+from .prefilter import Requirement, literal_rarity, required_literals
 from .terms import TermTable, build_table
 from .trigger import Index, Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/3"
+COMPILER_VERSION = "policy-compiler/4"
 
 
 @dataclass(frozen=True)
@@ -350,7 +350,7 @@ def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) ->
         if kind == "lexicon":
             return (1, min((len(k) for k in terms[what]), default=0), -len(terms[what]))
         alternatives = literals[what]
-        return (1, min(max(len(lit) for lit in a) for a in alternatives), -len(alternatives))
+        return (1, min(max(literal_rarity(lit) for lit in a) for a in alternatives), -len(alternatives))
 
     return rarity
 
@@ -397,9 +397,9 @@ def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
             original.add_word(literal.encode("utf-8", "surrogatepass").decode("latin-1"), number)
     if len(original):
         original.make_automaton()
-    length = {number: len(literal) for (_, literal), number in numbers.items()}
+    rare = {number: literal_rarity(literal) for (_, literal), number in numbers.items()}
     prefilter = Prefilter(original if len(original) else None, tuple(requirements), tuple(sorted(fields)),
-                          Index.build(alternatives, lambda n: (length[n], -n)))
+                          Index.build(alternatives, lambda n: (rare[n], -n)))
     return prefilter, normalized
 
 

@@ -67,6 +67,15 @@ class Context:
     """By field, the regexes that may match it (one of their literals is there)."""
     warnings: list[str] = field(default_factory=list)
 
+    def with_post(self, post: Post) -> Context:
+        """The same context for a post with the same texts and other facts (the ladder adds the
+        facts of the sanction being decided): the scans and hits found so far are shared.  A
+        shallow copy of the attributes; ``dataclasses.replace`` costs several times more."""
+        other = object.__new__(Context)
+        other.__dict__.update(self.__dict__)
+        other.post = post
+        return other
+
     def scan(self, name: str) -> RawHits:
         """The automaton's raw hits in a field (computed once per field and check)."""
         raw = self.raw.get(name)

@@ -11,7 +11,7 @@ takes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -159,5 +159,4 @@ def _facts(ladder: CompiledLadder, rule: CompiledRule, violation: Violation, ctx
         "verdict.unsure": bool(ctx.warnings),
         "author.strikes": strikes,
     }
-    post = Post(ctx.post.id, ctx.post.texts, {**ctx.post.facts, **extra}, ctx.post.user_id)
-    return replace(ctx, post=post)
+    return ctx.with_post(Post(ctx.post.id, ctx.post.texts, {**ctx.post.facts, **extra}, ctx.post.user_id))

@@ -142,13 +142,26 @@ def required_literals(pattern: str, flags: str = "") -> Requirement | None:
     if not found or any(not alternative for alternative in found) or any("" in a for a in found):
         return None
     if needs_casefold(pattern, flags):
-        found = _minimal([frozenset(literal.casefold() for literal in a) for a in found])
-    return found
+        found = [frozenset(literal.casefold() for literal in a) for a in found]
+    return _minimal(found)
 
 
 def _common(ch: str) -> bool:
     """A Latin letter, a digit or a common Chinese character."""
     return (ch.isascii() and ch.isalnum()) or "\u4e00" <= ch <= "\u9fff"
+
+
+def is_weak(literal: str) -> bool:
+    """One character most posts carry: ASCII, a Chinese character, CJK or full-width punctuation
+    (的, 。, ., 5).  A regex is better indexed on any other of its literals."""
+    return len(literal) == 1 and (literal.isascii() or _common(literal) or "\u3000" <= literal <= "\u303f"
+                                  or "\uff00" <= literal <= "\uffef")
+
+
+def literal_rarity(literal: str) -> int:
+    """How unlikely a post is to contain the literal, for choosing what to index on: a weak
+    character least, then by length (an emoji counts one, 一单 two)."""
+    return 0 if is_weak(literal) else len(literal)
 
 
 def _all_of(parts: list[Requirement]) -> Requirement:

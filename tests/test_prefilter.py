@@ -5,7 +5,7 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.prefilter import needs_casefold, required_literals
+from policy.prefilter import literal_rarity, needs_casefold, required_literals
 
 ATOMS = ["微信", "vx", "加", "q", "Q", "[0-9]", r"\d", ".", "[a-z]", "x", "傻", "逼", r"\s", "[加q]", r"\p{Han}",
          "[a-c]", "(?<!x)", "(?=q)", "[微薇]",
@@ -65,3 +65,12 @@ def test_separate_literals_are_all_required():
     assert alternatives(r"(?<![0-9])91(?![0-9])") == [{"91"}]  # lookarounds match no character
     assert alternatives(r"[Ⓐ-Ⓒ]{2,}") == [{"Ⓐ"}, {"Ⓑ"}, {"Ⓒ"}]  # a small range of rare characters
     assert alternatives(r"x?y*") is None  # everything optional
+
+
+
+def test_a_regex_is_indexed_on_its_rarest_literal():
+    """The index wakes a regex through one literal of each alternative; a character most posts
+    carry (的, 你, 。) would wake it on nearly every post, an emoji or a longer literal seldom."""
+    assert [c for c in "的你。.5ａ" if literal_rarity(c) > 0] == []
+    assert literal_rarity("🐴") == 1 < literal_rarity("一单") == 2
+    assert max(["你", "🐴", "的"], key=literal_rarity) == "🐴"
