@@ -10,6 +10,7 @@ its state in a per-call context, so one engine serves many threads.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -114,11 +115,16 @@ def _file_hash(path: str) -> str | None:
 
 
 def _load_cached(cache_file: Path) -> CompiledPolicy | None:
+    collecting = gc.isenabled()
+    gc.disable()  # unpickling makes many objects and no garbage: collections in between are wasted
     try:
         with open(cache_file, "rb") as f:
             deps, compiled = pickle.load(f)
     except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError, ImportError):
         return None
+    finally:
+        if collecting:
+            gc.enable()
     if any(_file_hash(path) != digest for path, digest in deps):
         return None  # a term file changed since the cache was written
     return compiled
