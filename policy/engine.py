@@ -73,7 +73,7 @@ def build(path: str | Path | None = None) -> Built:
         parsed, found = parse(text, display)
         files.append(parsed)
         diagnostics.extend(found)
-    term_files = read_term_files(sources, files)
+    term_files = read_term_files(files)
     texts = dict(sources.texts)
     texts.update({t.path: t.text for t in term_files.values() if t.text is not None})
     checked, found = check(files, term_files)

@@ -7,6 +7,7 @@ that is not UTF-8) raise :class:`SourceError` with a message naming the path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,8 +68,11 @@ def _read_text(file: Path) -> str:
     raise SourceError(f"{file}: {reason}", reason)
 
 
-def read_term_files(sources: PolicySources, files: list[s.PolicyFile]) -> dict[tuple[str, str], TermFileText]:
-    """Read every ``file "..."`` a lexicon names, relative to its rule file."""
+def read_term_files(files: list[s.PolicyFile], read: Callable[[Path], str] | None = None,
+                    ) -> dict[tuple[str, str], TermFileText]:
+    """Read every ``file "..."`` a lexicon names, relative to its rule file.  ``read`` gives a
+    file's text or raises SourceError (the default reads the disk; the fuzz tests read memory)."""
+    read = read or _read_text
     found: dict[tuple[str, str], TermFileText] = {}
     for policy_file in files:
         folder = Path(policy_file.path).parent
@@ -82,7 +86,7 @@ def read_term_files(sources: PolicySources, files: list[s.PolicyFile]) -> dict[t
                 target = folder / term_file.path
                 display = target.as_posix()
                 try:
-                    found[key] = TermFileText(display, _read_text(target))
+                    found[key] = TermFileText(display, read(target))
                 except SourceError as error:
                     found[key] = TermFileText(display, None, error.reason)
     return found

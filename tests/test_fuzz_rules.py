@@ -45,7 +45,7 @@ from policy.ladder import Strike
 from policy.normalize import STEPS
 from policy.parse import MAX_DEPTH, parse
 from policy.resources import bundled_convention
-from policy.sources import PolicySources
+from policy.sources import PolicySources, SourceError, read_term_files
 
 from .conftest import HEADER, write_policy
 
@@ -88,25 +88,21 @@ TERM_FILES: dict[str, str | None] = {**LEXICON_FILES, **HOSTILE_TERM_FILES}
 
 def term_files_for(files: list[s.PolicyFile], term_texts: dict[str, str | None] = TERM_FILES,
                    ) -> dict[tuple[str, str], TermFileText]:
-    """What ``sources.read_term_files`` gives, from memory: the bundled lexicons, the hostile
-    term files above, and "no such file" for anything else."""
-    found: dict[tuple[str, str], TermFileText] = {}
-    for policy_file in files:
-        folder = Path(policy_file.path).parent
-        for decl in policy_file.decls:
-            if not isinstance(decl, s.Lexicon):
-                continue
-            for term_file in decl.files:
-                key = (policy_file.path, term_file.path)
-                display = (folder / term_file.path).as_posix()
-                relative = display[len(ROOT.as_posix()) + 1:] if display.startswith(ROOT.as_posix() + "/") else None
-                if relative in term_texts and term_texts[relative] is not None:
-                    found[key] = TermFileText(display, term_texts[relative])
-                elif relative in term_texts:
-                    found[key] = TermFileText(display, None, "not UTF-8 text (byte 0)")
-                else:
-                    found[key] = TermFileText(display, None, "no such file")
-    return found
+    """What ``sources.read_term_files`` gives when the files are in memory: the bundled lexicons,
+    the hostile term files above, and "no such file" for anything else."""
+    root = ROOT.as_posix() + "/"
+
+    def read(path: Path) -> str:
+        display = path.as_posix()
+        relative = display[len(root):] if display.startswith(root) else None
+        if relative not in term_texts:
+            raise SourceError(f"{display}: no such file", "no such file")
+        text = term_texts[relative]
+        if text is None:
+            raise SourceError(f"{display}: not UTF-8 text (byte 0)", "not UTF-8 text (byte 0)")
+        return text
+
+    return read_term_files(files, read)
 
 
 @functools.cache
