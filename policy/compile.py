@@ -30,7 +30,7 @@ from .prefilter import Requirement, literal_rarity, required_literals
 from .terms import TermTable, build_table
 from .trigger import Index, Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/4"
+COMPILER_VERSION = "policy-compiler/5"
 
 
 @dataclass(frozen=True)
@@ -341,14 +341,16 @@ def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) ->
     """How unlikely an ordinary post is to carry a signal, for picking the one to index a rule
     on: text signals by their shortest term or literal (one-character terms like 约 are
     everywhere), then fewer alternatives; facts after text (most posts carry them)."""
-    terms = {index_of[name]: [t.key for t in lex.terms] for name, lex in checked.lexicons.items()}
+    terms = {index_of[name]: lex.terms for name, lex in checked.lexicons.items()}
 
     def rarity(key: tuple) -> tuple:
         kind, _, what = key
         if kind == "fact":
             return (0, what == "nonzero", 0)
         if kind == "lexicon":
-            return (1, min((len(k) for k in terms[what]), default=0), -len(terms[what]))
+            lexicon, tags = what
+            keys = [t.key for t in terms[lexicon] if not tags or not t.tags.isdisjoint(tags)]
+            return (1, min((len(k) for k in keys), default=0), -len(keys))
         alternatives = literals[what]
         return (1, min(max(literal_rarity(lit) for lit in a) for a in alternatives), -len(alternatives))
 

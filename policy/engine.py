@@ -27,7 +27,7 @@ from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_pol
 from .diagnostics import Diagnostic, PolicyError
 from .evaluate import Context, FactHit, RegexHit
 from .ladder import Strike, decide
-from .match import Hit, raw_lexicons
+from .match import Hit, raw_entries
 from .parse import parse
 from .post import Post, PostError
 from .resources import bundled_convention
@@ -217,7 +217,16 @@ class Engine:
             raw = ctx.scan(name)
             if raw:
                 signals = triggers.lexicon_signals[name]
-                present.update(signals[lexicon] for lexicon in raw_lexicons(self.policy, raw) & signals.keys())
+                entries = raw_entries(self.policy, raw)
+                for lexicon in {entry.lexicon for entry in entries} & signals.keys():
+                    tags_hit = None
+                    for tags, signal in signals[lexicon]:
+                        if tags is not None:  # a rule reads only the terms with these tags
+                            if tags_hit is None:
+                                tags_hit = {tag for e in entries if e.lexicon == lexicon for tag in e.tags}
+                            if tags.isdisjoint(tags_hit):
+                                continue
+                        present.add(signal)
         for name in post.texts.keys() & triggers.regex_signals.keys():
             signals = triggers.regex_signals[name]
             present.update(signals[regex] for regex in ctx.regexes_possible(name) & signals.keys())

@@ -102,13 +102,14 @@ def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) ->
     return RawHits(passes)
 
 
-def raw_lexicons(policy: CompiledPolicy, raw: RawHits) -> set[int]:
-    """Lexicons with a raw hit: a superset of those with a real one, enough to pick the rules to run."""
+def raw_entries(policy: CompiledPolicy, raw: RawHits) -> list[TermEntry]:
+    """The terms with a raw hit (one per key and lexicon): a superset of the real hits, their
+    lexicons and tags, enough to pick the rules to run."""
     entries = policy.key_entries
     if len(policy.profiles) == 1:
-        return {entry.lexicon for key in raw.keys() for entry in entries[key]}
-    return {entry.lexicon for p_index, _, found in raw.passes for _, key in found for entry in entries[key]
-            if entry.profile == p_index}
+        return [entry for key in raw.keys() for entry in entries[key]]
+    return [entry for p_index, _, found in raw.passes for _, key in found for entry in entries[key]
+            if entry.profile == p_index]
 
 
 def raw_literals(policy: CompiledPolicy, raw: RawHits) -> set[int]:

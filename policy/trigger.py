@@ -77,8 +77,10 @@ class Index:
 
 @dataclass(frozen=True)
 class Triggers:
-    lexicon_signals: dict[str, dict[int, int]]
-    """Text field -> lexicon index -> the signal of its raw hits there (only lexicons rules need)."""
+    lexicon_signals: dict[str, dict[int, tuple[tuple[frozenset[str] | None, int], ...]]]
+    """Text field -> lexicon index -> (tags, signal): the signal is present when the field has a
+    raw hit of a term of the lexicon with one of the tags (any term when None).  Only the
+    lexicons and tags rules need."""
     regex_signals: dict[str, dict[int, int]]
     """Text field -> regex index -> the signal that the regex may match the field."""
     fact_signals: dict[str, tuple[int | None, int | None]]
@@ -103,20 +105,23 @@ def build_triggers(conditions: Sequence[ev.Node], regex_gated: Sequence[bool],
         for alternative in alternatives:
             for key in sorted(alternative):
                 numbers.setdefault(key, len(numbers))
-    lexicon_signals: dict[str, dict[int, int]] = {}
+    lexicon_signals: dict[str, dict[int, list[tuple[frozenset[str] | None, int]]]] = {}
     regex_signals: dict[str, dict[int, int]] = {}
     facts: dict[str, list[int | None]] = {}
     for key, number in numbers.items():
         kind, name, what = key
         if kind == "lexicon":
-            lexicon_signals.setdefault(name, {})[what] = number
+            lexicon, tags = what
+            lexicon_signals.setdefault(name, {}).setdefault(lexicon, []).append((frozenset(tags) or None, number))
         elif kind == "regex":
             regex_signals.setdefault(name, {})[what] = number
         else:
             facts.setdefault(name, [None, None])[0 if what == "present" else 1] = number
     key_of = {number: key for key, number in numbers.items()}
     return Triggers(
-        lexicon_signals=lexicon_signals, regex_signals=regex_signals,
+        lexicon_signals={name: {lexicon: tuple(pairs) for lexicon, pairs in by_lexicon.items()}
+                         for name, by_lexicon in lexicon_signals.items()},
+        regex_signals=regex_signals,
         fact_signals={name: (present, nonzero) for name, (present, nonzero) in sorted(facts.items())},
         fact_names=frozenset(facts), is_text={name: F.kind_of(name) == F.TEXT for name in facts},
         rules=Index.build([[frozenset(numbers[k] for k in a) for a in alternatives]
@@ -158,12 +163,13 @@ def _alternatives(node: ev.Node, regex_gated: Sequence[bool]) -> Alternatives:
         union = _minimal(union)
         return union if len(union) <= MAX_ALTERNATIVES else _ANYTHING
     if isinstance(node, ev.Has):
-        return [frozenset({("lexicon", node.field, node.lexicon)})]
+        return [frozenset({_lexicon_key(node.field, node.lexicon, node.tags)})]
     if isinstance(node, ev.Near):
-        return [frozenset({("lexicon", node.field, node.first), ("lexicon", node.field, node.second)})]
+        return [frozenset({_lexicon_key(node.field, node.first, node.first_tags),
+                           _lexicon_key(node.field, node.second, node.second_tags)})]
     if isinstance(node, ev.CountHits):
-        return [frozenset({("lexicon", node.field, node.lexicon)})] if _zero_fails(node.op, node.value) \
-            else _ANYTHING
+        return [frozenset({_lexicon_key(node.field, node.lexicon, node.tags)})] \
+            if _zero_fails(node.op, node.value) else _ANYTHING
     if isinstance(node, (ev.Matches, ev.CountMatches)):
         needs_match = isinstance(node, ev.Matches) or _zero_fails(node.op, node.value)
         return [frozenset({("regex", node.field, node.regex)})] if needs_match and regex_gated[node.regex] \
@@ -178,6 +184,12 @@ def _alternatives(node: ev.Node, regex_gated: Sequence[bool]) -> Alternatives:
     if isinstance(node, ev.Flag):
         return [frozenset({("fact", node.field, "nonzero")})]
     return _ANYTHING  # not: true when its operand is false, which needs nothing
+
+
+def _lexicon_key(field: str, lexicon: int, tags: frozenset[str] | None) -> tuple:
+    """The signal of a raw hit of the lexicon in the field, of a term with one of the tags (any
+    term when None).  Tags as a sorted tuple, () for any, so that keys sort."""
+    return ("lexicon", field, (lexicon, tuple(sorted(tags)) if tags else ()))
 
 
 def _zero_fails(op: str, value: float) -> bool:

@@ -67,6 +67,28 @@ def test_a_regex_is_a_signal_only_when_one_of_its_literals_is_there(make_engine)
     assert candidates(engine, {"body": "打工123", "author": {"verified": True}}) == []
 
 
+def test_a_rule_reading_some_tags_of_a_lexicon_sleeps_when_only_other_terms_hit(make_engine):
+    """Context lexicons hold common words under one tag and telling ones under another: a rule
+    that reads `task[pay]` must not wake for 一起 (tagged `mid`), only for a term tagged `pay`."""
+    engine = make_engine("""
+lexicon task { terms "一起" [mid] "日结" [pay] "兼职" [pay, recruit] }
+rule spam.task "有偿任务" {
+  category spam
+  clause 一.3.8
+  when body has task[pay] near task[mid] within 4
+}
+rule spam.recruit "招募" {
+  category spam
+  clause 一.3.8
+  when count(body has task[recruit]) >= 1
+}
+""")
+    assert candidates(engine, "我们一起去吧") == []
+    assert candidates(engine, "一起日结") == ["spam.task"]
+    assert candidates(engine, "兼职一起做") == ["spam.task", "spam.recruit"]  # in rule order
+    assert engine.check("一起日结").decision == "reject" and engine.check("我们一起去吧").decision == "allow"
+
+
 def test_skipping_never_changes_a_verdict(make_engine):
     engine = make_engine(RULES)
     assert engine.check("河南人都是骗子").decision == "reject"
