@@ -13,7 +13,7 @@ import operator
 import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .match import RawHits, raw_literals, raw_scan, refine
 from .normalize import DEFAULT_PROFILE, mapped_text, normalized_text, table_for
@@ -31,8 +31,9 @@ def compare(op: str, actual: float, value: float) -> bool:
     return _OPS[op](actual, value)
 
 
-@dataclass(frozen=True)
-class RegexHit:
+class RegexHit(NamedTuple):
+    """A regex match in a field, spanning original characters (tuples, like :class:`Hit`)."""
+
     field: str
     start: int
     end: int
@@ -40,8 +41,7 @@ class RegexHit:
     normalized: bool
 
 
-@dataclass(frozen=True)
-class FactHit:
+class FactHit(NamedTuple):
     field: str
     value: Any
 

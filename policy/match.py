@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
 
@@ -22,8 +21,10 @@ if TYPE_CHECKING:
     from .terms import TermEntry
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
+    """A real hit: a term of a lexicon in a field, with its span in the original text.  A tuple
+    (not a dataclass) because posts make many and evidence hashes them: both run in C."""
+
     field: str
     lexicon: int
     term: str
