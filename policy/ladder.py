@@ -113,6 +113,7 @@ def decide(policy: CompiledPolicy, enforced: list[Violation], shadow: list[Viola
         path.append(f"{len(counted)} prior strike(s) within {ladder.escalate_days:g} days raise it "
                     f"{len(counted)} step(s)")
     facts = _facts(ladder, rule, deciding, ctx, level, len(counted), in_shadow)
+    before_factors = level
     factors = []
     for factor in ladder.factors:
         by_tag = bool(factor.tags & set(rule.tags))
@@ -125,7 +126,8 @@ def decide(policy: CompiledPolicy, enforced: list[Violation], shadow: list[Viola
         path.append(f"capped at the last step, {ladder.steps[top].name}")
         level = top
     step = ladder.steps[level]
-    facts = _facts(ladder, rule, deciding, ctx, level, len(counted), in_shadow)
+    if level != min(before_factors, top):  # the sanction's own facts changed with the factors
+        facts = _facts(ladder, rule, deciding, ctx, level, len(counted), in_shadow)
     holds = tuple((name, reason) for name, reason, condition in ladder.holds if condition.test(facts))
     reviewers = max([n for n, condition in ladder.confirms if condition.test(facts)] + [1]) if holds else 0
     status = SHADOW if in_shadow else (PENDING if holds else ACTIVE)
