@@ -86,41 +86,54 @@ def test_threads_checking_through_reloads_get_the_verdict_of_the_version_they_na
 
     from policy import Engine
 
-    versions_text = {"v1": V1, "v2": V2}
     reference = {}
-    for name, text in versions_text.items():
+    for name, text in {"v1": V1, "v2": V2}.items():
         engine = Engine.load(write_policy(tmp_path / name, text))
-        reference[engine.version] = engine
+        reference[name] = reference[engine.version] = engine
     folder = write_policy(tmp_path / "live", V1)
     live = LiveEngine(folder)
     posts = [{"id": f"p{i}", "body": body} for i, body in
              enumerate(["专业代发", "专业引流", "你好", "代发引流", "代 发", "引@流"] * 50)]
-    stop = threading.Event()
     first_round_done = threading.Barrier(9)  # eight checkers and the reloader
+    second_served = threading.Event()  # a check got a verdict of the second version
+    done = threading.Event()
 
     def reloader() -> int:
-        first_round_done.wait()  # so the first version is sure to have served some checks
+        """Flip V1 -> V2 -> V1 ... while the checkers run: at least twice, and until V2 has
+        served a check (checks are fast; a reload is a build, so it could otherwise miss them)."""
         flips = 0
-        while not stop.is_set() or flips < 2:
-            write_policy(folder, V2 if flips % 2 == 0 else V1)
-            assert live.reload().loaded
-            flips += 1
+        try:
+            first_round_done.wait()  # so the first version is sure to have served some checks
+            deadline = time.monotonic() + 30
+            while (flips < 2 or not second_served.is_set()) and time.monotonic() < deadline:
+                write_policy(folder, V2 if flips % 2 == 0 else V1)
+                assert live.reload().loaded
+                flips += 1
+                if flips % 2:
+                    second_served.wait(timeout=5)
+        finally:
+            done.set()  # the checkers stop after their current round, whatever happened here
         return flips
 
     def checker(offset: int) -> list:
         out = []
-        for round_number in range(6):
+        round_number = 0
+        while round_number < 2 or not done.is_set():
             if round_number == 1:
                 first_round_done.wait()
             for post in posts[offset::4]:
-                out.append((post, live.check(post)))
+                verdict = live.check(post)
+                if verdict.policy_version == reference["v2"].version:
+                    second_served.set()
+                out.append((post, verdict))
+            round_number += 1
         return out
 
     with ThreadPoolExecutor(max_workers=9) as pool:
         flipping = pool.submit(reloader)
         results = [v for f in [pool.submit(checker, i % 4) for i in range(8)] for v in f.result()]
-        stop.set()
         assert flipping.result() >= 2
+    del reference["v1"], reference["v2"]
     seen_versions = {verdict.policy_version for _, verdict in results}
     assert seen_versions <= set(reference) and len(seen_versions) == 2  # both versions served checks
     for post, verdict in results:
