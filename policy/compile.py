@@ -30,7 +30,7 @@ from .prefilter import Requirement, literal_rarity, required_literals
 from .terms import TermTable, build_table
 from .trigger import Index, Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/5"
+COMPILER_VERSION = "policy-compiler/6"
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class Context:
             if text and prefilter.original is not None:
                 literals.update([n for _, n in prefilter.original.iter(
                     text.casefold().encode("utf-8", "surrogatepass").decode("latin-1"))])
-            found = self.present[name] = set(prefilter.regexes.candidates(literals))
+            found = self.present[name] = prefilter.regexes.candidate_set(literals)
         return found
 
     def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:

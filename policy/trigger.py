@@ -46,33 +46,48 @@ class Index:
     alternatives: tuple[tuple[frozenset[int], ...], ...]
     """Per item, the signal sets one of which must be present; an empty set: always a candidate."""
     always: tuple[int, ...]
+    alone: dict[int, frozenset[int]]
+    """A signal -> the items one of whose alternatives is that signal alone: present, they are
+    candidates without a test (most regexes need one literal of several)."""
     by_signal: dict[int, tuple[tuple[int, frozenset[int]], ...]]
-    """A signal -> (item, alternative) for the alternatives whose rarest signal it is."""
+    """A signal -> (item, alternative) for the other alternatives whose rarest signal it is."""
     indexed: frozenset[int]
     """The signals some alternative is indexed on."""
 
-    def candidates(self, present: set[int]) -> list[int]:
-        """The items one of whose alternatives is wholly present, in item order."""
+    def candidate_set(self, present: set[int]) -> set[int]:
+        """The items one of whose alternatives is wholly present."""
         found = set(self.always)
-        by_signal = self.by_signal
+        alone, by_signal = self.alone, self.by_signal
         for signal in self.indexed & present:
-            for item, alternative in by_signal[signal]:
+            items = alone.get(signal)
+            if items is not None:
+                found |= items
+            for item, alternative in by_signal.get(signal, ()):
                 if alternative <= present:
                     found.add(item)
-        return sorted(found)
+        return found
+
+    def candidates(self, present: set[int]) -> list[int]:
+        """The items one of whose alternatives is wholly present, in item order."""
+        return sorted(self.candidate_set(present))
 
     @classmethod
     def build(cls, alternatives: Sequence[Sequence[frozenset[int]]], rarity: Callable[[int], tuple]) -> Index:
         always: list[int] = []
+        alone: dict[int, set[int]] = {}
         by_signal: dict[int, list[tuple[int, frozenset[int]]]] = {}
         for item, sets in enumerate(alternatives):
             if any(not signals for signals in sets):
                 always.append(item)
                 continue
             for signals in sets:
-                by_signal.setdefault(max(sorted(signals), key=rarity), []).append((item, signals))
+                if len(signals) == 1:
+                    alone.setdefault(next(iter(signals)), set()).add(item)
+                else:
+                    by_signal.setdefault(max(sorted(signals), key=rarity), []).append((item, signals))
         return cls(tuple(tuple(sets) for sets in alternatives), tuple(always),
-                   {s: tuple(entries) for s, entries in by_signal.items()}, frozenset(by_signal))
+                   {s: frozenset(items) for s, items in alone.items()},
+                   {s: tuple(entries) for s, entries in by_signal.items()}, frozenset(alone) | frozenset(by_signal))
 
 
 @dataclass(frozen=True)
