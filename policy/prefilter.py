@@ -151,7 +151,7 @@ def _common(ch: str) -> bool:
     return (ch.isascii() and ch.isalnum()) or "\u4e00" <= ch <= "\u9fff"
 
 
-def is_weak(literal: str) -> bool:
+def _is_weak(literal: str) -> bool:
     """One character most posts carry: ASCII, a Chinese character, CJK or full-width punctuation
     (的, 。, ., 5).  A regex is better indexed on any other of its literals."""
     return len(literal) == 1 and (literal.isascii() or _common(literal) or "\u3000" <= literal <= "\u303f"
@@ -161,7 +161,7 @@ def is_weak(literal: str) -> bool:
 def literal_rarity(literal: str) -> int:
     """How unlikely a post is to contain the literal, for choosing what to index on: a weak
     character least, then by length (an emoji counts one, 一单 two)."""
-    return 0 if is_weak(literal) else len(literal)
+    return 0 if _is_weak(literal) else len(literal)
 
 
 def _all_of(parts: list[Requirement]) -> Requirement:
