@@ -218,13 +218,15 @@ class Engine:
             if raw:
                 signals = triggers.lexicon_signals[name]
                 entries = raw_entries(self.policy, raw)
+                tags_hit: dict[int, set[str]] | None = None  # by lexicon, made once when a rule reads tags
                 for lexicon in {entry.lexicon for entry in entries} & signals.keys():
-                    tags_hit = None
                     for tags, signal in signals[lexicon]:
                         if tags is not None:  # a rule reads only the terms with these tags
                             if tags_hit is None:
-                                tags_hit = {tag for e in entries if e.lexicon == lexicon for tag in e.tags}
-                            if tags.isdisjoint(tags_hit):
+                                tags_hit = {}
+                                for entry in entries:
+                                    tags_hit.setdefault(entry.lexicon, set()).update(entry.tags)
+                            if tags.isdisjoint(tags_hit[lexicon]):
                                 continue
                         present.add(signal)
         for name in post.texts.keys() & triggers.regex_signals.keys():
