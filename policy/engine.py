@@ -216,19 +216,7 @@ class Engine:
         for name in post.texts.keys() & triggers.lexicon_signals.keys():
             raw = ctx.scan(name)
             if raw:
-                signals = triggers.lexicon_signals[name]
-                entries = raw_entries(self.policy, raw)
-                tags_hit: dict[int, set[str]] | None = None  # by lexicon, made once when a rule reads tags
-                for lexicon in {entry.lexicon for entry in entries} & signals.keys():
-                    for tags, signal in signals[lexicon]:
-                        if tags is not None:  # a rule reads only the terms with these tags
-                            if tags_hit is None:
-                                tags_hit = {}
-                                for entry in entries:
-                                    tags_hit.setdefault(entry.lexicon, set()).update(entry.tags)
-                            if tags.isdisjoint(tags_hit[lexicon]):
-                                continue
-                        present.add(signal)
+                present.update(triggers.lexicon_present(name, raw_entries(self.policy, raw)))
         for name in post.texts.keys() & triggers.regex_signals.keys():
             signals = triggers.regex_signals[name]
             present.update(signals[regex] for regex in ctx.regexes_possible(name) & signals.keys())

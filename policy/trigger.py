@@ -23,10 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import evaluate as ev
 from . import fields as F
 from .post import Post
+
+if TYPE_CHECKING:
+    from .terms import TermEntry
 
 MAX_ALTERNATIVES = 16
 """Alternatives kept per condition; beyond this a part of the condition is ignored."""
@@ -104,6 +108,23 @@ class Triggers:
     fact_names: frozenset[str]
     is_text: dict[str, bool]
     rules: Index
+
+    def lexicon_present(self, field: str, entries: Sequence[TermEntry]) -> list[int]:
+        """The lexicon signals a field's raw hits (their term entries) set."""
+        signals = self.lexicon_signals[field]
+        tags_hit: dict[int, set[str]] | None = None  # by lexicon, made once if a rule reads tags
+        present = []
+        for lexicon in {entry.lexicon for entry in entries} & signals.keys():
+            for tags, signal in signals[lexicon]:
+                if tags is not None:  # the rule reads only the terms with one of these tags
+                    if tags_hit is None:
+                        tags_hit = {}
+                        for entry in entries:
+                            tags_hit.setdefault(entry.lexicon, set()).update(entry.tags)
+                    if tags.isdisjoint(tags_hit[lexicon]):
+                        continue
+                present.append(signal)
+        return present
 
     def candidates(self, present: set[int]) -> list[int]:
         """The rules whose trigger the present signals meet, in rule order."""
