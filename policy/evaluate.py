@@ -106,7 +106,8 @@ class Context:
             if tags is None:
                 raw = self.scan(name)
                 found = refine(self.policy, name, self.post.text(name), raw, self.mapped,
-                               only=self.policy.refine_sets[lexicon]).get(lexicon, []) if raw else []
+                               only=self.policy.refine_sets[lexicon], normalized=self.normalized
+                               ).get(lexicon, []) if raw else []
             else:
                 found = [h for h in self.lexicon_hits(name, lexicon, None) if h.tags & tags]
             self.hits[(name, lexicon, tags)] = found
@@ -126,7 +127,7 @@ class Context:
                 return out  # none of the literals every match needs: the regex cannot match
             spans = self._run_regex(index, subject, name, pattern)
             if spans and normalized:
-                m = mapped_text(text, table, self.mapped, (name, DEFAULT_PROFILE))
+                m = mapped_text(text, table, self.mapped, (name, DEFAULT_PROFILE), self.normalized)
                 spans = [m.original_span(a, b) for a, b in spans]
             out = [RegexHit(name, a, b, pattern, normalized) for a, b in spans]
         self.regex_cache[key] = out

@@ -120,7 +120,8 @@ def raw_literals(policy: CompiledPolicy, raw: RawHits) -> set[int]:
 
 
 def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: dict,
-           dropped: list | None = None, only: frozenset[int] | None = None) -> dict[int, list[Hit]]:
+           dropped: list | None = None, only: frozenset[int] | None = None,
+           normalized: dict | None = None) -> dict[int, list[Hit]]:
     """The hit path: real hits by lexicon, with spans in the original text.
     ``only`` limits the work to some lexicons (with the allow lists that can suppress them);
     ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``)."""
@@ -129,14 +130,15 @@ def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: 
         spans = [span for found in by_lexicon.values() for span in found]
     else:
         spans = [span for lexicon in only & by_lexicon.keys() for span in by_lexicon[lexicon]]
-    return _refine(policy, field, text, spans, mapped, dropped) if spans else {}
+    return _refine(policy, field, text, spans, mapped, dropped, normalized) if spans else {}
 
 
 def scan(policy: CompiledPolicy, field: str, text: str, normalized: dict, mapped: dict,
          dropped: list | None = None) -> dict[int, list[Hit]]:
     """Real hits of ``text`` by lexicon index (raw scan, then refine).  ``normalized`` and
     ``mapped`` cache, per (field, profile), the normalized text and its offset map."""
-    return refine(policy, field, text, raw_scan(policy, field, text, normalized), mapped, dropped)
+    return refine(policy, field, text, raw_scan(policy, field, text, normalized), mapped, dropped,
+                  normalized=normalized)
 
 
 _SENTENCE_BREAK = re.compile(r"[，。！？；：、,!?;:\n\r\u2028\u2029]")
@@ -172,12 +174,12 @@ def _word_test_failure(entry: TermEntry, a: int, b: int, m: Mapped, text: str, t
 
 
 def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict,
-            dropped: list | None) -> dict[int, list[Hit]]:
+            dropped: list | None, normalized: dict | None) -> dict[int, list[Hit]]:
     deny: list[Hit] = []
     allow: list[tuple[int, int, int]] = []
     for a, b, entry in raw:
         table = table_for(policy.profiles[entry.profile])
-        m = mapped_text(text, table, mapped, (field, policy.profiles[entry.profile]))
+        m = mapped_text(text, table, mapped, (field, policy.profiles[entry.profile]), normalized)
         failure = _word_test_failure(entry, a, b, m, text, table)
         start, end = m.original_span(a, b)
         if failure is not None:

@@ -294,20 +294,24 @@ class Mapped:
         return self.starts[start], self.ends[end - 1]
 
 
-def normalize_with_map(text: str, table: Table) -> Mapped:
+def normalize_with_map(text: str, table: Table, normalized: str | None = None) -> Mapped:
     """The hit path: the same result as :func:`normalize`, plus the offset map.
 
     C-speed in the common case: the kept positions come from a mask translate and
-    ``itertools.compress``; repeats are folded by slicing around the few runs."""
+    ``itertools.compress``; repeats are folded by slicing around the few runs.
+    ``normalized``, when given, is ``normalize(text, table)``, already computed: it is
+    reused when no run was folded."""
     if not text or _HIGH_PLANE.search(text):
         return _walk(text, table)
     mask = text.translate(table.mask)
     if "\x02" in mask:
         return _walk(text, table)
-    out = text.translate(table.low)
     starts = list(compress(range(len(text)), mask.encode("latin-1")))
+    # Without expansions, the translated text has one character per kept one; a normalized
+    # text that long had no run folded, so it is the translated text itself.
+    out = normalized if normalized is not None and len(normalized) == len(starts) else text.translate(table.low)
     ends = list(map((1).__add__, starts))
-    if table.repeats:
+    if table.repeats and _ANY_RUN.search(out):
         runs = [m.span() for m in _RUN.finditer(out)]
         if runs:
             pieces, new_starts, new_ends, last = [], [], [], 0
@@ -370,11 +374,12 @@ def normalized_text(text: str, table: Table, cache: dict, key) -> str:
     return found
 
 
-def mapped_text(text: str, table: Table, cache: dict, key) -> Mapped:
-    """The offset map of a field, built once per check and only on the hit path."""
+def mapped_text(text: str, table: Table, cache: dict, key, normalized: dict | None = None) -> Mapped:
+    """The offset map of a field, built once per check and only on the hit path.
+    ``normalized`` is the cache of :func:`normalized_text`, by the same keys."""
     found = cache.get(key)
     if found is None:
-        found = cache[key] = normalize_with_map(text, table)
+        found = cache[key] = normalize_with_map(text, table, normalized.get(key) if normalized else None)
     return found
 
 
