@@ -28,7 +28,7 @@ from .check import CheckedPolicy, compile_regex
 from .normalize import Profile
 from .prefilter import Requirement, literal_rarity, required_literals
 from .terms import TermTable, build_table
-from .trigger import Index, Triggers, build_triggers
+from .trigger import Index, KeySignals, Triggers, build_triggers
 
 COMPILER_VERSION = "policy-compiler/6"
 
@@ -158,6 +158,15 @@ class CompiledPolicy:
     @functools.cached_property
     def rule_by_id(self) -> dict[str, CompiledRule]:
         return {rule.id: rule for rule in self.rules}
+
+    @functools.cached_property
+    def key_signals(self) -> dict[str, tuple[KeySignals, ...]]:
+        """Text field -> per profile, the lexicon signals of each automaton key (see
+        :class:`policy.trigger.KeySignals`)."""
+        single = len(self.profiles) == 1
+        return {name: tuple(KeySignals(by_lexicon, self.key_entries, None if single else p)
+                            for p in range(len(self.profiles)))
+                for name, by_lexicon in self.triggers.lexicon_signals.items()}
 
 
 def version_of(contents: list[tuple[str, str]]) -> str:

@@ -14,6 +14,7 @@ import gc
 import hashlib
 import os
 import pickle
+import random
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_pol
 from .diagnostics import Diagnostic, PolicyError
 from .evaluate import Context, FactHit, RegexHit
 from .ladder import Strike, decide
-from .match import Hit, raw_entries
+from .match import Hit, raw_signals
 from .parse import parse
 from .post import Post, PostError
 from .resources import bundled_convention
@@ -216,7 +217,7 @@ class Engine:
         for name in post.texts.keys() & triggers.lexicon_signals.keys():
             raw = ctx.scan(name)
             if raw:
-                present.update(triggers.lexicon_present(name, raw_entries(self.policy, raw)))
+                present.update(raw_signals(self.policy, name, raw))
         for name in post.texts.keys() & triggers.regex_signals.keys():
             signals = triggers.regex_signals[name]
             present.update(signals[regex] for regex in ctx.regexes_possible(name) & signals.keys())
@@ -294,10 +295,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+_ID_BITS = random.Random()
+"""The random part of verdict ids: seeded from the OS once per process (and again in a forked
+child, so that two workers never share a sequence); a system call per verdict costs more."""
+os.register_at_fork(after_in_child=_ID_BITS.seed)
+
+
 def _new_id(when: datetime) -> str:
     """A time-ordered id: 48 bits of milliseconds, then 80 random bits."""
     millis = int(when.timestamp() * 1000) & ((1 << 48) - 1)
-    raw = (millis.to_bytes(6, "big") + os.urandom(10)).hex()
+    raw = f"{millis << 80 | _ID_BITS.getrandbits(80):032x}"
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 

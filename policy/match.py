@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate
+from collections.abc import Iterable
+from itertools import accumulate, chain
 from typing import TYPE_CHECKING, NamedTuple
 
 from .normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
@@ -103,14 +104,13 @@ def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) ->
     return RawHits(passes)
 
 
-def raw_entries(policy: CompiledPolicy, raw: RawHits) -> list[TermEntry]:
-    """The terms with a raw hit (one per key and lexicon): a superset of the real hits, their
-    lexicons and tags, enough to pick the rules to run."""
-    entries = policy.key_entries
-    if len(policy.profiles) == 1:
-        return [entry for key in raw.keys() for entry in entries[key]]
-    return [entry for p_index, _, found in raw.passes for _, key in found for entry in entries[key]
-            if entry.profile == p_index]
+def raw_signals(policy: CompiledPolicy, field: str, raw: RawHits) -> Iterable[int]:
+    """The lexicon signals a field's raw hits set (a superset of what its real hits would:
+    enough to pick the rules to run)."""
+    tables = policy.key_signals[field]
+    if len(tables) == 1:
+        return chain.from_iterable(map(tables[0].__getitem__, raw.keys()))
+    return chain.from_iterable(tables[p_index][key] for p_index, _, found in raw.passes for _, key in found)
 
 
 def raw_literals(policy: CompiledPolicy, raw: RawHits) -> set[int]:

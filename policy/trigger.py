@@ -21,7 +21,7 @@ the literals present.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,26 +109,37 @@ class Triggers:
     is_text: dict[str, bool]
     rules: Index
 
-    def lexicon_present(self, field: str, entries: Sequence[TermEntry]) -> list[int]:
-        """The lexicon signals a field's raw hits (their term entries) set."""
-        signals = self.lexicon_signals[field]
-        tags_hit: dict[int, set[str]] | None = None  # by lexicon, made once if a rule reads tags
-        present = []
-        for lexicon in {entry.lexicon for entry in entries} & signals.keys():
-            for tags, signal in signals[lexicon]:
-                if tags is not None:  # the rule reads only the terms with one of these tags
-                    if tags_hit is None:
-                        tags_hit = {}
-                        for entry in entries:
-                            tags_hit.setdefault(entry.lexicon, set()).update(entry.tags)
-                    if tags.isdisjoint(tags_hit[lexicon]):
-                        continue
-                present.append(signal)
-        return present
-
     def candidates(self, present: set[int]) -> list[int]:
         """The rules whose trigger the present signals meet, in rule order."""
         return self.rules.candidates(present)
+
+
+class KeySignals(dict):
+    """Automaton key number -> the lexicon signals a raw hit of it sets, for one text field and
+    one profile's pass: the signal of (lexicon, tags) when the key is a term of the lexicon with
+    one of the tags (any term when the tags are None).  Worked out per key on first use, from the
+    term table, so a cached policy loads no per-key table; a seen key is a dict lookup."""
+
+    def __init__(self, by_lexicon: dict[int, tuple[tuple[frozenset[str] | None, int], ...]],
+                 key_entries: Mapping[int, Sequence[TermEntry]], profile: int | None):
+        super().__init__()
+        self.by_lexicon = by_lexicon
+        self.key_entries = key_entries
+        self.profile = profile
+        """Only the entries of this profile count (None: the policy has one profile)."""
+
+    def __missing__(self, key: int) -> tuple[int, ...]:
+        signals = []
+        for entry in self.key_entries[key]:
+            if self.profile is None or entry.profile == self.profile:
+                for tags, signal in self.by_lexicon.get(entry.lexicon, ()):
+                    if tags is None or not tags.isdisjoint(entry.tags):
+                        signals.append(signal)
+        found = self[key] = tuple(signals)  # a race works out the same value twice, harmlessly
+        return found
+
+    def __reduce__(self):
+        return (KeySignals, (self.by_lexicon, self.key_entries, self.profile))  # never the worked-out keys
 
 
 def build_triggers(conditions: Sequence[ev.Node], regex_gated: Sequence[bool],

@@ -1,6 +1,8 @@
 """The engine as the pipeline uses it: verdicts, determinism, cache, threads."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -96,6 +98,24 @@ def test_the_verdict_json_has_a_stable_schema(engine):
     assert data["policy"]["version"].startswith("sha256:")
     assert set(data["violations"][0]["evidence"][0]) == {"field", "kind", "start", "end", "text", "lexicon",
                                                         "term", "normalized", "tags"}
+
+
+def test_verdict_ids_are_time_ordered_and_a_forked_worker_never_repeats_them(engine):
+    early = engine.check("你好", checked_at=datetime(2026, 1, 1, tzinfo=timezone.utc)).verdict_id
+    late = engine.check("你好", checked_at=datetime(2026, 1, 2, tzinfo=timezone.utc)).verdict_id
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", early) and early < late
+    read, write = os.pipe()
+    child = os.fork()
+    random_part = slice(14, None)  # after the milliseconds: what must differ even in the same millisecond
+    if child == 0:  # the worker: its ids go back through the pipe
+        os.write(write, " ".join(engine.check("你好").verdict_id[random_part] for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    ours = {engine.check("你好").verdict_id[random_part] for _ in range(50)}
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        theirs = set(pipe.read().split())
+    assert len(theirs) == 50 and not ours & theirs
 
 
 def without_id_and_time(verdict) -> str:

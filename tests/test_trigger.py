@@ -89,6 +89,28 @@ rule spam.recruit "招募" {
     assert engine.check("一起日结").decision == "reject" and engine.check("我们一起去吧").decision == "allow"
 
 
+def test_a_term_counts_only_in_the_pass_of_its_own_profile(make_engine):
+    """The same key in two lexicons with different normalization: full-width ＳＢ is sb once
+    normalized, which wakes the rule of the default lexicon, not the one of the strict lexicon."""
+    engine = make_engine("""
+lexicon loose { terms "sb" }
+lexicon strict { terms "sb" normalize none }
+rule unfriendly.loose "宽" {
+  category unfriendly
+  clause 一.2.6
+  when body has loose
+}
+rule unfriendly.strict "严" {
+  category unfriendly
+  clause 一.2.6
+  when body has strict
+}
+""")
+    assert len(engine.policy.profiles) == 2
+    assert candidates(engine, "你是ＳＢ") == ["unfriendly.loose"]
+    assert candidates(engine, "你是sb") == ["unfriendly.loose", "unfriendly.strict"]
+
+
 def test_skipping_never_changes_a_verdict(make_engine):
     engine = make_engine(RULES)
     assert engine.check("河南人都是骗子").decision == "reject"
