@@ -26,11 +26,11 @@ from . import evaluate as ev
 from . import syntax as s
 from .check import CheckedPolicy, compile_regex
 from .normalize import Profile
-from .prefilter import Requirement, literal_rarity, required_literals
+from .prefilter import Requirement, literal_rarity, match_width, required_literals
 from .terms import TermTable, build_table
 from .trigger import Index, KeySignals, Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/6"
+COMPILER_VERSION = "policy-compiler/7"
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,12 @@ class Prefilter:
     """Text fields some prefiltered regex reads."""
     regexes: Index
     """Which regexes may match, from the literals the automata found."""
+    windows: tuple[tuple[frozenset[int], int, int] | None, ...] = ()
+    """Per regex that may run on windows around its literals: (its literal numbers, the longest
+    a match can be, how far past a match it may look); None: it runs on the whole text."""
+    literal_texts: tuple[str, ...] = ()
+    """Per literal number, the literal as the automata look for it (case-folded for the
+    original text)."""
 
 
 @dataclass(frozen=True)
@@ -409,8 +415,15 @@ def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
     if len(original):
         original.make_automaton()
     rare = {number: literal_rarity(literal) for (_, literal), number in numbers.items()}
+    windows = []
+    for node, sets in zip(nodes, alternatives, strict=True):
+        width = match_width(node.pattern, node.flags) if all(sets) else None
+        windows.append((frozenset().union(*sets), *width) if width else None)
+    texts = [""] * len(numbers)
+    for (_, literal), number in numbers.items():
+        texts[number] = literal
     prefilter = Prefilter(original if len(original) else None, tuple(requirements), tuple(sorted(fields)),
-                          Index.build(alternatives, lambda n: (rare[n], -n)))
+                          Index.build(alternatives, lambda n: (rare[n], -n)), tuple(windows), tuple(texts))
     return prefilter, normalized
 
 

@@ -65,6 +65,10 @@ class Context:
     regex_cache: dict = field(default_factory=dict)
     present: dict = field(default_factory=dict)
     """By field, the regexes that may match it (one of their literals is there)."""
+    literals: dict = field(default_factory=dict)
+    """By field, the numbers of the regex literals the automata found in it."""
+    folded: dict = field(default_factory=dict)
+    """By field, its case-folded text, when a regex runs on windows (see :meth:`_folded`)."""
     warnings: list[str] = field(default_factory=list)
 
     def with_post(self, post: Post) -> Context:
@@ -94,8 +98,51 @@ class Context:
             if text and prefilter.original is not None:
                 literals.update([n for _, n in prefilter.original.iter(
                     text.casefold().encode("utf-8", "surrogatepass").decode("latin-1"))])
+            self.literals[name] = literals
             found = self.present[name] = prefilter.regexes.candidate_set(literals)
         return found
+
+    def _windows(self, index: int, name: str, subject: str, normalized: bool) -> list[list[int]] | None:
+        """Where a match of a regex may start: around each occurrence of one of its literals (every
+        match holds one), as merged [first, last] start positions; None: run on the whole text
+        (the regex's width is unbounded, or windows would cover most of the text)."""
+        prefilter = self.policy.prefilter
+        spec = prefilter.windows[index] if prefilter.windows else None
+        if spec is None:
+            return None
+        numbers, width, ahead = spec
+        hay = subject if normalized else self._folded(name)  # the text the literals are found in
+        if hay is None:
+            return None
+        literals = prefilter.literal_texts
+        present = numbers & self.literals[name]  # the automata found these; a match holds one of them
+        most = len(subject) // (width + ahead + 1)  # with more occurrences, windows would cover the text
+        if sum(hay.count(literals[n]) for n in present) > most:
+            return None
+        occurrences = []
+        for n in present:
+            literal = literals[n]
+            at = hay.find(literal)
+            while at >= 0:
+                occurrences.append((at, at + len(literal)))
+                at = hay.find(literal, at + 1)
+        windows: list[list[int]] = []
+        for start, end in sorted(occurrences):  # a match holding the literal starts in [end - width, start]
+            first = max(0, end - width)
+            if windows and first <= windows[-1][1] + width:  # close to the last window: one run
+                windows[-1][1] = max(windows[-1][1], start)
+            else:
+                windows.append([first, start])
+        return windows
+
+    def _folded(self, name: str) -> str | None:
+        """The case-folded text of a field (where original-text literals are looked for), or None
+        when folding changed its length, so that positions there are not positions in the text."""
+        if name not in self.folded:
+            text = self.post.text(name)
+            folded = text.casefold()
+            self.folded[name] = folded if len(folded) == len(text) else None
+        return self.folded[name]
 
     def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
         """Real hits of one lexicon (with one of ``tags``, when given) in a field, refined from
@@ -125,7 +172,7 @@ class Context:
             if index not in self.regexes_possible(name):
                 self.regex_cache[key] = out
                 return out  # none of the literals every match needs: the regex cannot match
-            spans = self._run_regex(index, subject, name, pattern)
+            spans = self._run_regex(index, subject, name, pattern, self._windows(index, name, subject, normalized))
             if spans and normalized:
                 m = mapped_text(text, table, self.mapped, (name, DEFAULT_PROFILE), self.normalized)
                 spans = [m.original_span(a, b) for a, b in spans]
@@ -133,9 +180,14 @@ class Context:
         self.regex_cache[key] = out
         return out
 
-    def _run_regex(self, index: int, subject: str, name: str, pattern: str) -> list[tuple[int, int]]:
+    def _run_regex(self, index: int, subject: str, name: str, pattern: str,
+                   windows: list[list[int]] | None = None) -> list[tuple[int, int]]:
         """Non-empty match spans, within this regex's timeout and what is left of the post's budget;
-        a regex cut off counts as no match and leaves a warning (the post goes to review)."""
+        a regex cut off counts as no match and leaves a warning (the post goes to review).
+
+        With ``windows`` (see :meth:`_windows`), only matches starting in them are looked for,
+        each run reading no further than a match starting there could look: the same matches
+        as a run over the whole text, since every match holds a literal and so starts in one."""
         left = self.regex_budget - self.regex_spent
         if left <= 0:
             self.warnings.append(f"regex /{pattern}/ on {name} not run: the post's regex budget of "
@@ -143,9 +195,24 @@ class Context:
             return []
         timeout = min(self.regex_timeout, left)
         started = time.perf_counter()
+        regex = self.policy.regexes[index]
         try:
-            return [m.span() for m in self.policy.regexes[index].finditer(subject, timeout=timeout)
-                    if m.end() > m.start()]
+            if windows is None:
+                return [m.span() for m in regex.finditer(subject, timeout=timeout) if m.end() > m.start()]
+            _, width, ahead = self.policy.prefilter.windows[index]
+            spans: list[tuple[int, int]] = []
+            reach = 0  # matches do not overlap: the next one starts where the last one ended
+            for first, last in windows:
+                left = timeout - (time.perf_counter() - started)
+                if left <= 0:
+                    raise TimeoutError
+                for m in regex.finditer(subject, max(first, reach), last + width + ahead, timeout=left):
+                    if m.start() > last:
+                        break  # starts past the window: found again, in full, by the next window
+                    if m.end() > m.start():
+                        spans.append(m.span())
+                    reach = m.end()
+            return spans
         except TimeoutError:
             self.warnings.append(f"regex /{pattern}/ on {name} timed out after {timeout * 1000:.0f} ms; "
                                  "treated as no match")

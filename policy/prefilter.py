@@ -11,6 +11,8 @@ always runs: the prefilter only ever skips work, never changes a result.
 from __future__ import annotations
 
 import re
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 MAX_ALTERNATIVES = 256
 """Alternatives kept per regex; a part that would make more is ignored (the filter weakens)."""
@@ -41,15 +43,8 @@ def required_literals(pattern: str, flags: str = "") -> Requirement | None:
     [{元, 一单}, {元, 每单}, {块, 一单}, {块, 每单}].  Runs of literals, small classes and
     alternations of them are read as one set of strings.  When :func:`needs_casefold`,
     the literals are case-folded: compare them with the case-folded text."""
-    try:
-        from re import _constants as sre  # type: ignore[attr-defined]
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
-
-        parse_flags = sum({"i": sre.SRE_FLAG_IGNORECASE, "m": sre.SRE_FLAG_MULTILINE, "s": sre.SRE_FLAG_DOTALL,
-                           "x": sre.SRE_FLAG_VERBOSE}[f] for f in set(flags))
-        # for analysis only: \p{Han} (regex-module syntax) reads as a class, which yields no literal
-        parsed = sre_parse.parse(_UNICODE_PROPERTY.sub(r"\1\\w", pattern), parse_flags)
-    except Exception:  # syntax only the regex module reads: no prefilter
+    parsed = _parse(pattern, flags)
+    if parsed is None:  # syntax only the regex module reads: no prefilter
         return None
     zero_width = {sre.AT, sre.ASSERT, sre.ASSERT_NOT}
     repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
@@ -144,6 +139,55 @@ def required_literals(pattern: str, flags: str = "") -> Requirement | None:
     if needs_casefold(pattern, flags):
         found = [frozenset(literal.casefold() for literal in a) for a in found]
     return _minimal(found)
+
+
+def _parse(pattern: str, flags: str):
+    """The pattern as the ``re`` parser reads it, for analysis only (\\p{Han}, syntax of the
+    regex module, reads as a class, one character wide); None when ``re`` cannot read it."""
+    try:
+        parse_flags = sum({"i": sre.SRE_FLAG_IGNORECASE, "m": sre.SRE_FLAG_MULTILINE, "s": sre.SRE_FLAG_DOTALL,
+                           "x": sre.SRE_FLAG_VERBOSE}[f] for f in set(flags))
+        return sre_parse.parse(_UNICODE_PROPERTY.sub(r"\1\\w", pattern), parse_flags)
+    except Exception:
+        return None
+
+
+MAX_WINDOW_WIDTH = 1000
+"""A pattern whose matches may be longer than this runs over the whole text."""
+
+
+def match_width(pattern: str, flags: str = "") -> tuple[int, int] | None:
+    """(the longest a match can be, how far past a match the pattern may look), in characters,
+    or None when either is unbounded or unknown.  Lookarounds take no width but look ahead;
+    ``\\b`` and ``$`` look one character further, so the second figure is always at least 1.
+
+    A regex with these bounds can run on windows of the text around its required literals
+    (:meth:`policy.evaluate.Context.regex_hits`) and find what it finds in the whole text."""
+    parsed = _parse(pattern, flags)
+    if parsed is None:
+        return None
+    try:
+        width = parsed.getwidth()[1]
+        ahead = 1 + sum(sre_parse.SubPattern(parsed.state, sub).getwidth()[1] for sub in _lookaheads(parsed.data))
+    except (RecursionError, Exception):
+        return None
+    return (width, ahead) if width <= MAX_WINDOW_WIDTH and ahead <= MAX_WINDOW_WIDTH else None
+
+
+def _lookaheads(items) -> list:
+    """The bodies of every lookahead in a parsed pattern, nested ones included."""
+    found = []
+    for op, av in items:
+        if op in (sre.ASSERT, sre.ASSERT_NOT) and av[0] == 1:
+            found.append(av[1].data if hasattr(av[1], "data") else av[1])
+        for part in av if isinstance(av, (tuple, list)) else ():
+            if isinstance(part, sre_parse.SubPattern):
+                found.extend(_lookaheads(part.data))
+            elif isinstance(part, list):  # a branch's alternatives
+                for alternative in part:
+                    if isinstance(alternative, sre_parse.SubPattern):
+                        found.extend(_lookaheads(alternative.data))
+    return found
 
 
 def _common(ch: str) -> bool:
