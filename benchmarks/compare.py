@@ -51,6 +51,7 @@ TABLES = (
     "Targets",
     "End to end",
     "Parts",
+    "Where check() spends its time",
     "One-off costs",
     "Growth: lexicon size",
     "Growth: post length",
@@ -402,6 +403,59 @@ def part_timings(engine: Engine, texts: list[str], sizes: Sizes) -> dict[str, Ti
     return parts
 
 
+STAGES = (
+    ("post", "read the post dict, make the check's context"),
+    ("normalize + automaton", "normalize each text field and run the main automaton over it"),
+    ("regex literals", "the original-text literal automaton, and which regexes may match"),
+    ("signals", "lexicon and fact signals, and the rules they wake"),
+    ("rules", "the conditions of the woken rules (refining hits, running regexes)"),
+    ("evidence", "the fired rules' evidence, spans and explanations"),
+    ("verdict", "the sanction on the ladder and the verdict object"),
+)
+"""The stages of ``Engine.check`` as :func:`stage_timings` times them, in order."""
+
+
+def staged_check(engine: Engine, data: dict, clock: Callable[[], int] = time.perf_counter_ns) -> tuple[str, list[int]]:
+    """``engine.check(data)`` done stage by stage (the same calls, in the same order), with the
+    time of each stage in ns: (decision, [ns per stage of STAGES])."""
+    policy, triggers = engine.policy, engine.policy.triggers
+    t0 = clock()
+    post = Post.from_dict(data)
+    ctx = Context(policy, post, engine.regex_timeout, regex_budget=engine.regex_budget)
+    t1 = clock()
+    for name in post.texts.keys() & (triggers.lexicon_signals.keys() | triggers.regex_signals.keys()):
+        ctx.scan(name)
+    t2 = clock()
+    for name in post.texts.keys() & triggers.regex_signals.keys():
+        ctx.regexes_possible(name)
+    t3 = clock()
+    candidates = triggers.candidates(engine.scan_signals(ctx))
+    t4 = clock()
+    fired = [policy.rules[i] for i in candidates if policy.rules[i].condition.test(ctx)]
+    t5 = clock()
+    violations = [engine._violation(rule, ctx, post) for rule in fired]
+    t6 = clock()
+    verdict = engine._verdict(post, ctx, [v for v in violations if v.mode != "shadow"],
+                              [v for v in violations if v.mode == "shadow"], None, ())
+    t7 = clock()
+    return verdict.decision, [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6]
+
+
+def stage_timings(engine: Engine, texts: list[str], sizes: Sizes) -> dict:
+    """Mean µs per post of each stage of ``check()`` (:func:`staged_check`), and of ``check()``
+    itself over the same posts, for comparison (the clock calls cost a little)."""
+    posts = [_post(t) for t in texts]
+    for data in posts[:sizes.warmup]:
+        staged_check(engine, data)
+    totals = [0] * len(STAGES)
+    for _ in range(sizes.repeat):
+        for data in posts:
+            for i, ns in enumerate(staged_check(engine, data)[1]):
+                totals[i] += ns
+    calls = sizes.repeat * len(posts)
+    return {"stages": [t / calls / 1000 for t in totals], "check": engine_timing(engine, texts, sizes)}
+
+
 @dataclass
 class Setup:
     engines: dict[str, Engine]  # "bundled", "ext"
@@ -442,6 +496,11 @@ def measure_end_to_end(setup: Setup, texts: Texts, sizes: Sizes) -> dict:
 def measure_parts(setup: Setup, texts: Texts, sizes: Sizes) -> dict:
     return {(name, set_name): part_timings(engine, items, sizes)
             for name, engine in setup.engines.items() for set_name, items in texts.sets.items()}
+
+
+def measure_stages(setup: Setup, texts: Texts, sizes: Sizes) -> dict:
+    engine = setup.engines["bundled"]
+    return {set_name: stage_timings(engine, items, sizes) for set_name, items in texts.sets.items()}
 
 
 def measure_one_off(setup: Setup, work: Path, sizes: Sizes) -> dict:
@@ -752,6 +811,20 @@ def render(results: dict) -> str:
                        for s in results["set_names"]])
     lines += _table(head, rows) + [""]
 
+    lines += ["## Where check() spends its time", "",
+              "The bundled convention; `check()` done stage by stage (`benchmarks.compare.staged_check`: the "
+              "same calls in the same order, a clock read between stages), mean µs per post and share of the "
+              "stages' sum. The last rows give `check()` itself over the same posts (mean µs) for comparison. "
+              "Stages: " + "; ".join(f"*{name}*: {what}" for name, what in STAGES) + ".", ""]
+    stages = results["stages"]
+    rows = []
+    for i, (name, _) in enumerate(STAGES):
+        rows.append([name] + [f"{_us(stages[s]['stages'][i])} ({stages[s]['stages'][i] / sum(stages[s]['stages']):.0%})"
+                              for s in results["set_names"]])
+    rows.append(["sum of the stages"] + [_us(sum(stages[s]["stages"])) for s in results["set_names"]])
+    rows.append(["check() (mean)"] + [_us(stages[s]["check"].mean_ns / 1000) for s in results["set_names"]])
+    lines += _table(["stage"] + [SET_TITLES[s] for s in results["set_names"]], rows) + [""]
+
     lines += ["## One-off costs", "",
               "*build*: `policy.engine.build` (read, parse, check, compile) from scratch, median of "
               f"{sizes.builds}; *cached load*: the second `Engine.load(path, cache_dir=…)`, median of {sizes.loads}; "
@@ -842,6 +915,7 @@ def run(sizes: Sizes, data: Path | None, mode: str, progress: Callable[[str], No
         steps = (
             ("end_to_end", lambda: measure_end_to_end(setup, texts, sizes)),
             ("parts", lambda: measure_parts(setup, texts, sizes)),
+            ("stages", lambda: measure_stages(setup, texts, sizes)),
             ("one_off", lambda: measure_one_off(setup, work, sizes)),
             ("lexicon_growth", lambda: measure_lexicon_growth(work, sizes, texts)),
             ("post_growth", lambda: measure_post_growth(setup, sizes, texts)),

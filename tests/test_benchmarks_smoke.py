@@ -81,3 +81,18 @@ def test_the_worst_case_script_builds_every_post_at_the_size_asked_and_reports_i
     rows = worst_case.measure(engine, 3000, 1)
     text = worst_case.report(rows, 3000, 1)
     assert text.count("\n| ") == 1 + len(posts) and "Slowest:" in text
+
+
+def test_the_staged_check_decides_as_check_does(report):
+    """The stage table times check() by repeating its calls one stage at a time: it must reach the
+    same decisions, and fill every stage."""
+    results, text = report
+    from policy import Engine
+
+    engine = Engine.load()
+    for body in ("你好，今天天气不错", "傻逼", "加微信 abc12345 日结300", "河南人都是骗子"):
+        decision, stage_ns = compare.staged_check(engine, {"id": "s", "body": body})
+        assert decision == engine.check({"id": "s", "body": body}).decision
+        assert len(stage_ns) == len(compare.STAGES) and all(ns >= 0 for ns in stage_ns)
+    rows = _rows(_section(text, "Where check() spends its time"))
+    assert [row[0] for row in rows[:len(compare.STAGES)]] == [name for name, _ in compare.STAGES]
