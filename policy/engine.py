@@ -10,13 +10,15 @@ its state in a per-call context, so one engine serves many threads.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import os
 import pickle
 import random
+import string
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -271,20 +273,29 @@ class Engine:
         return Evidence(item.field, "fact", value=item.value)
 
 
+_PLACEHOLDER_VALUES: dict[str, Callable[[CompiledRule, list[Evidence], int], str]] = {
+    "evidence": lambda rule, evidence, total: (
+        "、".join(dict.fromkeys(f"「{e.text}」" if e.kind != "fact" else f"{e.field}={_fmt(e.value)}"
+                               for e in evidence)) or "—") + (f" 等共 {total} 处" if total > len(evidence) else ""),
+    "terms": lambda rule, evidence, total: "、".join(sorted({e.term for e in evidence if e.term})) or "—",
+    "count": lambda rule, evidence, total: str(sum(1 for e in evidence if e.kind != "fact") + total - len(evidence)),
+    "rule": lambda rule, evidence, total: rule.id,
+    "title": lambda rule, evidence, total: rule.title,
+    "category": lambda rule, evidence, total: rule.category_title,
+    "clauses": lambda rule, evidence, total: "；".join(f"{cid} {text}" for cid, text in rule.clauses),
+}
+"""What each placeholder of an explanation stands for (the checker accepts these names only)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _placeholders(template: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(template) if name))
+
+
 def _explain(rule: CompiledRule, evidence: list[Evidence], total: int) -> str:
-    quoted = [f"「{e.text}」" if e.kind != "fact" else f"{e.field}={_fmt(e.value)}" for e in evidence]
-    terms = sorted({e.term for e in evidence if e.term})
-    more = f" 等共 {total} 处" if total > len(evidence) else ""
-    values = {
-        "evidence": ("、".join(dict.fromkeys(quoted)) or "—") + more,
-        "terms": "、".join(terms) or "—",
-        "count": str(sum(1 for e in evidence if e.kind != "fact") + total - len(evidence)),
-        "rule": rule.id,
-        "title": rule.title,
-        "category": rule.category_title,
-        "clauses": "；".join(f"{cid} {text}" for cid, text in rule.clauses),
-    }
-    return rule.explain.format(**values)
+    """The rule's explanation, with only the placeholders it uses worked out."""
+    return rule.explain.format(**{name: _PLACEHOLDER_VALUES[name](rule, evidence, total)
+                                  for name in _placeholders(rule.explain)})
 
 
 def _fmt(value: Any) -> str:

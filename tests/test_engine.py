@@ -248,3 +248,24 @@ def test_the_bundled_convention_gives_byte_identical_verdicts_across_processes_a
         outputs.add(run.stdout)
     assert len(outputs) == 1
     assert outputs.pop().count(b'"decision":"reject"') > 10
+
+
+def test_every_placeholder_of_an_explanation_is_filled_in(make_engine):
+    from policy.check import PLACEHOLDERS
+    from policy.engine import _PLACEHOLDER_VALUES
+
+    assert set(PLACEHOLDERS) == set(_PLACEHOLDER_VALUES)  # what the checker accepts, the engine fills
+    engine = make_engine("""
+lexicon abuse { terms "傻逼" "脑残" }
+rule unfriendly.abuse "谩骂" {
+  category unfriendly
+  clause 一.2.6
+  when body has abuse
+  explain "{rule}|{title}|{category}|{clauses}|{terms}|{count}|{evidence}|{evidence:>12}"
+}
+""")
+    (violation,) = engine.check("你个脑残，傻逼").violations
+    rule, title, category, clauses, terms, count, evidence, padded = violation.explanation.split("|")
+    assert (rule, title, terms, count) == ("unfriendly.abuse", "谩骂", "傻逼、脑残", "2")
+    assert evidence == "「脑残」、「傻逼」"
+    assert clauses.startswith("一.2.6 ") and category and padded == f"{evidence:>12}"
