@@ -347,7 +347,7 @@ class SqliteLedger:
                 tripped.add(row["rule"])
         if verdict.sanction is None:
             return verdict
-        return replace(verdict, sanction=_brake_hold(verdict.sanction, tripped))
+        return verdict._replace(sanction=_brake_hold(verdict.sanction, tripped))
 
     def reset_brake(self, rule: str, reviewer: str, reason: str, at: datetime | None = None) -> int:
         """A reviewer accepts the rule as it now stands: its brake is reset and it is no longer watched.

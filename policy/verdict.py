@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -93,8 +92,10 @@ class Violation(NamedTuple):
         }
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """What the engine decided about a post, and why (a named tuple, as :class:`Evidence`: every
+    check makes one; ``verdict._replace(sanction=...)`` gives a changed copy)."""
+
     verdict_id: str
     post_id: str
     user_id: str | None
