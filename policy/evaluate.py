@@ -150,11 +150,12 @@ class Context:
         it).  The list is shared: callers must not change it."""
         found = self.hits.get((name, lexicon, tags))
         if found is None:
-            if tags is None:
-                raw = self.scan(name)
+            raw = self.scan(name)
+            if not raw or lexicon not in raw.spans(self.policy):
+                found = []  # not one raw hit of the lexicon: nothing to refine (most tests of a rule)
+            elif tags is None:
                 found = refine(self.policy, name, self.post.text(name), raw, self.mapped,
-                               only=self.policy.refine_sets[lexicon], normalized=self.normalized
-                               ).get(lexicon, []) if raw else []
+                               only=self.policy.refine_sets[lexicon], normalized=self.normalized).get(lexicon, [])
             else:
                 found = [h for h in self.lexicon_hits(name, lexicon, None) if h.tags & tags]
             self.hits[(name, lexicon, tags)] = found
