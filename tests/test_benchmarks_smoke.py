@@ -96,3 +96,14 @@ def test_the_staged_check_decides_as_check_does(report):
         assert len(stage_ns) == len(compare.STAGES) and all(ns >= 0 for ns in stage_ns)
     rows = _rows(_section(text, "Where check() spends its time"))
     assert [row[0] for row in rows[:len(compare.STAGES)]] == [name for name, _ in compare.STAGES]
+
+
+def test_the_ab_comparison_times_a_tree_in_a_fresh_process(tmp_path, capsys):
+    from benchmarks import ab
+
+    texts = tmp_path / "texts.json"
+    texts.write_text('{"short_clean": ["今天天气不错"], "short_violating": ["你个傻逼"]}', encoding="utf-8")
+    timings = ab._run(ab.ROOT, texts)
+    assert set(timings) == {"short_clean", "short_violating"} and all(t > 0 for t in timings.values())
+    assert ab.main(["no-such-revision", "--no-data"]) == 2
+    assert "cannot check out 'no-such-revision'" in capsys.readouterr().err
