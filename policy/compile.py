@@ -95,8 +95,9 @@ class Prefilter:
     regexes: Index
     """Which regexes may match, from the literals the automata found."""
     windows: tuple[tuple[frozenset[int], int, int] | None, ...] = ()
-    """Per regex that may run on windows around its literals: (its literal numbers, the longest
-    a match can be, how far past a match it may look); None: it runs on the whole text."""
+    """Per regex that may run on windows around its literals: (the rarest literal of each of its
+    alternatives, the longest a match can be, how far past a match it may look); None: it runs
+    on the whole text."""
     literal_texts: tuple[str, ...] = ()
     """Per literal number, the literal as the automata look for it (case-folded for the
     original text)."""
@@ -418,7 +419,11 @@ def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
     windows = []
     for node, sets in zip(nodes, alternatives, strict=True):
         width = match_width(node.pattern, node.flags) if all(sets) else None
-        windows.append((frozenset().union(*sets), *width) if width else None)
+        if width is None:
+            windows.append(None)
+            continue
+        # every match holds all the literals of one alternative, so the rarest of each will do
+        windows.append((frozenset(max(sorted(a), key=lambda n: (rare[n], -n)) for a in sets), *width))
     texts = [""] * len(numbers)
     for (_, literal), number in numbers.items():
         texts[number] = literal
