@@ -1,10 +1,11 @@
 """Is a change faster?  ``check()`` of the working tree against another revision, interleaved.
 
-    .venv/bin/python -m benchmarks.ab [REV] [--rounds N] [--no-data]
+    .venv/bin/python -m benchmarks.ab [REV] [--rounds N] [--long] [--no-data]
 
 REV (default ``HEAD``) is checked out in a temporary ``git worktree``; each round runs one fresh
 process per side, the base first, on the same posts (the short clean and violating posts of
-``benchmarks.compare``: real text when ``../shared/data/`` is present, generated otherwise).  A
+``benchmarks.compare``, and with ``--long`` its 5,000-character ones: real text when
+``../shared/data/`` is present, generated otherwise).  A
 process reports the best of seven passes (mean µs per post); the table gives each side's median
 over the rounds and the ratio.  Interleaving and fresh processes keep a shared machine's drift out
 of the ratio; a difference under about 3% is noise here.
@@ -24,6 +25,8 @@ from pathlib import Path
 from benchmarks import compare
 
 ROOT = Path(__file__).resolve().parent.parent
+SHORT = ("short_clean", "short_violating")
+LONG = ("long_clean", "long_violating")
 
 _CHILD = """
 import json, sys, time
@@ -60,13 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("rev", nargs="?", default="HEAD", help="the revision to compare with (default: HEAD)")
     parser.add_argument("--rounds", type=int, default=3, help="processes per side (default: %(default)s)")
     parser.add_argument("--no-data", action="store_true", help="generated text even when the data is there")
+    parser.add_argument("--long", action="store_true", help="the 5,000-character posts too (a minute a round)")
     args = parser.parse_args(argv)
     data = None if args.no_data or not compare.DEFAULT_DATA.is_dir() else compare.DEFAULT_DATA
     texts = compare.load_texts(compare.FULL, data)
     with tempfile.TemporaryDirectory(prefix="policy-ab-") as tmp:
         texts_file = Path(tmp) / "texts.json"
-        texts_file.write_text(json.dumps({name: texts.sets[name] for name in ("short_clean", "short_violating")},
-                                         ensure_ascii=False), encoding="utf-8")
+        names = [*SHORT, *LONG] if args.long else SHORT
+        texts_file.write_text(json.dumps({name: texts.sets[name] for name in names}, ensure_ascii=False),
+                              encoding="utf-8")
         base = Path(tmp) / "base"
         added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.rev],
                                capture_output=True, text=True, check=False)
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{texts.source} text, {args.rounds} rounds; µs per check, median of the rounds' best-of-7 means")
     print(f"| posts | {args.rev} | working tree | ratio |")
     print("|---|---|---|---|")
-    for name in ("short_clean", "short_violating"):
+    for name in names:
         old = statistics.median(r[name] for r in runs["base"])
         new = statistics.median(r[name] for r in runs["work"])
         print(f"| {compare.SET_TITLES[name]} | {old:.1f} | {new:.1f} | {new / old:.2f} |")
