@@ -103,9 +103,10 @@ class Context:
         return found
 
     def _windows(self, index: int, name: str, subject: str, normalized: bool) -> list[list[int]] | None:
-        """Where a match of a regex may start: around each occurrence of one of its literals (every
-        match holds one), as merged [first, last] start positions; None: run on the whole text
-        (the regex's width is unbounded, or windows would cover most of the text)."""
+        """Where a match of a regex may start: around each occurrence of the rarest literal of one
+        of its alternatives (every match holds all of one alternative's), as merged [first, last]
+        start positions; None: run on the whole text (the regex's width is unbounded, or windows
+        would cover most of the text)."""
         prefilter = self.policy.prefilter
         spec = prefilter.windows[index] if prefilter.windows else None
         if spec is None:
@@ -204,10 +205,10 @@ class Context:
             spans: list[tuple[int, int]] = []
             reach = 0  # matches do not overlap: the next one starts where the last one ended
             for first, last in windows:
-                left = timeout - (time.perf_counter() - started)
-                if left <= 0:
+                remaining = timeout - (time.perf_counter() - started)  # the timeout covers all windows
+                if remaining <= 0:
                     raise TimeoutError
-                for m in regex.finditer(subject, max(first, reach), last + width + ahead, timeout=left):
+                for m in regex.finditer(subject, max(first, reach), last + width + ahead, timeout=remaining):
                     if m.start() > last:
                         break  # starts past the window: found again, in full, by the next window
                     if m.end() > m.start():

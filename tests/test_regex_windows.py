@@ -90,3 +90,17 @@ rule spam.code "验证码" {
     assert engine.check(far + "结尾").decision == "reject" and engine.check(far + "结尾。").decision == "allow"
     assert engine.check("开头" + far).decision == "reject" and engine.check("。开头" + far).decision == "allow"
     assert engine.policy.prefilter.windows[0] is not None  # and it did run on windows
+
+
+def test_a_regex_on_windows_keeps_its_timeout(make_engine):
+    rules = """
+rule spam.code "验证码" {
+  category spam
+  clause 一.3.8
+  when body matches /码[0-9]{2}(?![0-9])/
+}
+"""
+    post = "这是一段很长的正文。" * 300 + "码12" + "这是一段很长的正文。" * 300
+    assert make_engine(rules).check(post).decision == "reject"
+    verdict = make_engine(rules, regex_timeout=1e-9).check(post)  # no time at all: cut off, not skipped
+    assert verdict.decision == "review" and "timed out" in verdict.warnings[0]
