@@ -124,7 +124,8 @@ def refine(policy: CompiledPolicy, field: str, text: str, raw: RawHits, mapped: 
            normalized: dict | None = None) -> dict[int, list[Hit]]:
     """The hit path: real hits by lexicon, with spans in the original text.
     ``only`` limits the work to some lexicons (with the allow lists that can suppress them);
-    ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``)."""
+    ``dropped``, when given, receives (hit, reason) for every near miss (``policy explain``);
+    ``normalized``, the check's cache of normalized texts, spares the offset map a translate."""
     by_lexicon = raw.spans(policy)
     if only is None:
         spans = [span for found in by_lexicon.values() for span in found]
