@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .match import Hit
     from .post import Post
 
+_SECOND = operator.itemgetter(1)
+"""The value of an automaton's (end, value) hit."""
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
         "!=": operator.ne}
 
@@ -96,8 +98,8 @@ class Context:
             literals = raw_literals(self.policy, self.scan(name))
             text = self.post.text(name)
             if text and prefilter.original is not None:
-                literals.update([n for _, n in prefilter.original.iter(
-                    text.casefold().encode("utf-8", "surrogatepass").decode("latin-1"))])
+                literals.update(map(_SECOND, prefilter.original.iter(
+                    text.casefold().encode("utf-8", "surrogatepass").decode("latin-1"))))
             self.literals[name] = literals
             found = self.present[name] = prefilter.regexes.candidate_set(literals)
         return found

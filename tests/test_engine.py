@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
@@ -116,6 +117,21 @@ def test_verdict_ids_are_time_ordered_and_a_forked_worker_never_repeats_them(eng
     with os.fdopen(read) as pipe:
         theirs = set(pipe.read().split())
     assert len(theirs) == 50 and not ours & theirs
+
+
+def test_a_verdict_id_begins_with_the_millisecond_of_its_checked_at(engine):
+    def millis(verdict) -> int:
+        return int(datetime.fromisoformat(verdict.checked_at.replace("Z", "+00:00")).timestamp() * 1000)
+
+    given = engine.check("你好", checked_at=datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=timezone.utc))
+    assert given.checked_at == "2026-03-04T05:06:07.891Z"
+    first = engine.check("你好")
+    time.sleep(0.005)
+    later = engine.check("你好")  # the clock's per-millisecond cache has moved on
+    for verdict in (given, first, later):
+        assert int(verdict.verdict_id[:13].replace("-", ""), 16) == millis(verdict)
+    now = int(time.time() * 1000)
+    assert now - 5000 < millis(first) < millis(later) <= now
 
 
 def without_id_and_time(verdict) -> str:
