@@ -63,30 +63,22 @@ class RawHits:
             key_entries = policy.key_entries
             single_profile = len(policy.profiles) == 1
             for p_index, encoded, found in self.passes:
-                char_end = _char_ends(encoded)
+                ascii_text = encoded.isascii()
+                end = read = 0  # the characters in encoded[:read]
                 for end_byte, key in found:
                     entries = key_entries[key]
                     if not entries:
                         continue
-                    end = char_end(end_byte)
+                    if ascii_text:
+                        end = end_byte + 1
+                    elif end_byte >= read:  # hits come by end; a key ends at a character's end
+                        end += len(encoded[read:end_byte + 1].decode("utf-8", "surrogatepass"))
+                        read = end_byte + 1
                     for entry in entries:
                         if single_profile or entry.profile == p_index:
                             spans.setdefault(entry.lexicon, []).append((end - len(entry.key), end, entry))
             self._spans = spans
         return self._spans
-
-
-_LEAD_BYTES = bytes(0 if 0x80 <= b < 0xC0 else 1 for b in range(256))
-"""1 for a byte that starts a UTF-8 character, 0 for a continuation byte."""
-
-
-def _char_ends(encoded: bytes):
-    """A function from the last byte of a match to its end in characters."""
-    if encoded.isascii():
-        return (1).__add__
-    if len(encoded) <= 256:  # short: decoding each prefix is cheaper than a table
-        return lambda end_byte: len(encoded[:end_byte + 1].decode("utf-8", "surrogatepass"))
-    return list(accumulate(encoded.translate(_LEAD_BYTES))).__getitem__
 
 
 def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) -> RawHits:
@@ -152,7 +144,7 @@ def _neighbour_is_word(ch: str, table: Table) -> bool:
 
 def _word_test_failure(entry: TermEntry, a: int, b: int, m: Mapped, text: str, table: Table) -> str | None:
     """Why a raw hit is not a real one, or None when it is."""
-    start, end = m.starts[a], m.ends[b - 1]
+    start, end = m.starts[a], m.end(b - 1)
     if b - a > 1 and _SENTENCE_BREAK.search(text, start, end):
         return "spans sentence punctuation"
     if entry.word_start and start > 0 and _neighbour_is_word(text[start - 1], table):
@@ -161,13 +153,13 @@ def _word_test_failure(entry: TermEntry, a: int, b: int, m: Mapped, text: str, t
         return "not a whole word (a letter or digit after it)"
     if not entry.latin_pairs:
         return None
-    gaps = [m.starts[a + i + 1] > m.ends[a + i] for i in entry.latin_pairs]
+    gaps = [m.starts[a + i + 1] > m.end(a + i) for i in entry.latin_pairs]
     if not any(gaps):
         return None
     if not all(gaps):
         return "letters only partly spaced out"  # "s ex" is not "sex"
     # Spaced-out letters ("s.b.c"): the hit must not be part of a longer spaced-out word.
-    if entry.word_start and a > 0 and is_word_char(m.text[a - 1]) and not text[m.ends[a - 1]:start].isspace():
+    if entry.word_start and a > 0 and is_word_char(m.text[a - 1]) and not text[m.end(a - 1):start].isspace():
         return "part of a longer spaced-out word"
     if entry.word_end and b < len(m.text) and is_word_char(m.text[b]) and not text[end:m.starts[b]].isspace():
         return "part of a longer spaced-out word"

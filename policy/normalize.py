@@ -280,18 +280,35 @@ def normalize(text: str, table: Table) -> str:
     return out
 
 
-@dataclass(frozen=True)
 class Mapped:
     """A normalized text with, for each of its characters, the original span it
-    came from: ``starts[i]:ends[i]`` in the original text."""
+    came from: ``starts[i]:ends[i]`` in the original text.
 
-    text: str
-    starts: list[int]
-    ends: list[int]
+    Most characters come from one original character, so ``ends`` is kept only when
+    some do not (a folded run, an expansion); otherwise ``end(i)`` is ``starts[i] + 1``
+    and the list is made only if asked for."""
+
+    __slots__ = ("text", "starts", "_ends")
+
+    def __init__(self, text: str, starts: list[int], ends: list[int] | None = None):
+        self.text = text
+        self.starts = starts
+        self._ends = ends
+        """None: every end is its start + 1."""
+
+    @property
+    def ends(self) -> list[int]:
+        if self._ends is None:
+            self._ends = [start + 1 for start in self.starts]
+        return self._ends
+
+    def end(self, index: int) -> int:
+        """Where the normalized character ``index`` ends in the original text."""
+        return self.starts[index] + 1 if self._ends is None else self._ends[index]
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalized span (non-empty) back to the original text."""
-        return self.starts[start], self.ends[end - 1]
+        return self.starts[start], self.end(end - 1)
 
 
 def normalize_with_map(text: str, table: Table, normalized: str | None = None) -> Mapped:
@@ -310,10 +327,10 @@ def normalize_with_map(text: str, table: Table, normalized: str | None = None) -
     # Without expansions, the translated text has one character per kept one; a normalized
     # text that long had no run folded, so it is the translated text itself.
     out = normalized if normalized is not None and len(normalized) == len(starts) else text.translate(table.low)
-    ends = list(map((1).__add__, starts))
     if table.repeats and _ANY_RUN.search(out):
         runs = [m.span() for m in _RUN.finditer(out)]
         if runs:
+            ends = [start + 1 for start in starts]
             pieces, new_starts, new_ends, last = [], [], [], 0
             for a, b in runs:
                 pieces.append(out[last:a + 1])
@@ -324,8 +341,8 @@ def normalize_with_map(text: str, table: Table, normalized: str | None = None) -
             pieces.append(out[last:])
             new_starts += starts[last:]
             new_ends += ends[last:]
-            out, starts, ends = "".join(pieces), new_starts, new_ends
-    return Mapped(out, starts, ends)
+            return Mapped("".join(pieces), new_starts, new_ends)
+    return Mapped(out, starts)
 
 
 def _walk(text: str, table: Table) -> Mapped:
