@@ -30,7 +30,7 @@ from .prefilter import Requirement, literal_rarity, match_width, required_litera
 from .terms import TermTable, build_table
 from .trigger import Index, KeySignals, Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/7"
+COMPILER_VERSION = "policy-compiler/8"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from itertools import compress
+from typing import NamedTuple
 
 STEPS = ("width", "case", "traditional", "digits", "numerals", "letters", "confusables", "separators", "repeats")
 DEFAULT_STEPS = frozenset(STEPS) - {"numerals"}
@@ -42,8 +43,10 @@ _HIGH_PLANE = re.compile("[\U00020000-\U0010FFFF]")
 """Characters beyond the list table (the high dict handles them)."""
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
+    """A set of normalization steps.  A tuple, so that hashing one (checks key their caches of
+    normalized texts by field and profile) runs in C."""
+
     steps: frozenset[str] = DEFAULT_STEPS
 
     @property
