@@ -48,6 +48,8 @@ def test_the_tables_cover_what_was_asked(report):
     assert len(_rows(_section(text, "Growth: rule count"))) == len(tiny.rule_counts)
     parts = {row[1] for row in _rows(_section(text, "Parts"))}
     assert {"check", "normalize", "raw_scan", "automaton", "to_json", "rule evaluation (check − raw_scan)"} <= parts
+    floor = {row[0]: row[1:] for row in _rows(_section(text, "Where check() spends its time"))}
+    assert len(floor["the primitives, back to back (median µs)"]) == 4  # a column per text set
     side = _rows(_section(text, "Side by side"))
     assert any(row[7] != "—" and row[8] != "—" for row in side)  # regex and loop ran somewhere
     verdicts = [row[-1] for row in _rows(_section(text, "Targets"))]
@@ -107,3 +109,15 @@ def test_the_ab_comparison_times_a_tree_in_a_fresh_process(tmp_path, capsys):
     assert set(timings) == {"short_clean", "short_violating"} and all(t > 0 for t in timings.values())
     assert ab.main(["no-such-revision", "--no-data"]) == 2
     assert "cannot check out 'no-such-revision'" in capsys.readouterr().err
+
+
+def test_the_floor_makes_the_automaton_calls_check_makes():
+    from policy import Engine
+    from policy.match import raw_scan
+
+    engine = Engine.load()
+    text = "加我微信 abc123，傻逼 http://t.cn/xyz"
+    found = compare.primitives_of(engine)(text)
+    main = raw_scan(engine.policy, "body", text, {}).passes[0][2]
+    assert main and found[:len(main)] == main
+    assert len(found) > len(main)  # then the hits of the original-text literals (http://, t.cn/)
