@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -312,14 +312,15 @@ child, so that two workers never share a sequence); a system call per verdict co
 os.register_at_fork(after_in_child=_ID_BITS.seed)
 
 
-def _new_id(when: datetime) -> str:
-    """A time-ordered id: 48 bits of milliseconds, then 80 random bits."""
-    return _stamp(when)[2] + _random_id_part()
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def _stamp(when: datetime) -> tuple[datetime, str, str]:
-    """(``when``, as the verdict's ISO text, the first 14 characters of an id made then)."""
-    millis = f"{int(when.timestamp() * 1000) & ((1 << 48) - 1):012x}"
+    """(``when``, as the verdict's ISO text, the first 14 characters of an id made then: its
+    milliseconds since the epoch, 48 bits in hex, the rest of the id being random)."""
+    aware = when if when.tzinfo is not None else when.astimezone()  # naive: local time, as timestamp() reads it
+    millis = f"{(aware - _EPOCH) // _MILLISECOND & ((1 << 48) - 1):012x}"  # integer arithmetic: exact
     return when, when.isoformat(timespec="milliseconds").replace("+00:00", "Z"), f"{millis[:8]}-{millis[8:]}-"
 
 
@@ -341,7 +342,7 @@ class _Clock:
         millis = time.time_ns() // 1_000_000
         last = self._last
         if last[0] != millis:
-            last = self._last = (millis, _stamp(datetime.fromtimestamp(millis / 1000, timezone.utc)))
+            last = self._last = (millis, _stamp(_EPOCH + millis * _MILLISECOND))
         return last[1]
 
 

@@ -296,8 +296,7 @@ class Mapped:
     def __init__(self, text: str, starts: list[int], ends: list[int] | None = None):
         self.text = text
         self.starts = starts
-        self._ends = ends
-        """None: every end is its start + 1."""
+        self._ends = ends  # None: every end is its start + 1
 
     @property
     def ends(self) -> list[int]:
