@@ -35,12 +35,18 @@ DEFAULT_STEPS = frozenset(STEPS) - {"numerals"}
 _TABLE_SIZE = 0x20000
 """The list table covers the BMP and plane 1 (emoji, styled letters)."""
 
-_RUN = re.compile(r"(\D)\1{2,}", re.S)
-"""Three or more of the same character, except digits (phone numbers repeat them)."""
-_ANY_RUN = re.compile(r"(.)\1\1", re.S)
-"""A cheaper test that finds every text ``_RUN`` would change (and some it would not)."""
 _HIGH_PLANE = re.compile("[\U00020000-\U0010FFFF]")
 """Characters beyond the list table (the high dict handles them)."""
+_RUN = re.compile(r"(.)\1\1+", re.S)
+"""Three or more of the same character.  Runs of digits are found too, and left alone (phone
+numbers repeat them): ``(\\D)\\1{2,}`` says it in one pattern but runs four times slower, as
+``re`` tests the category of every character and repeats a back reference slowly."""
+
+
+def _fold_run(run: re.Match) -> str:
+    """What a run of :data:`_RUN` becomes: one of its characters, or itself for digits."""
+    found = run.group(0)
+    return found if found[0].isdecimal() else found[0]
 
 
 class Profile(NamedTuple):
@@ -278,8 +284,8 @@ def normalize(text: str, table: Table) -> str:
     out = text.translate(table.low)
     if table.high and _HIGH_PLANE.search(out):
         out = out.translate(table.high)
-    if table.repeats and _ANY_RUN.search(out):
-        out = _RUN.sub(r"\1", out)
+    if table.repeats and _RUN.search(out):
+        out = _RUN.sub(_fold_run, out)
     return out
 
 
@@ -287,26 +293,35 @@ class Mapped:
     """A normalized text with, for each of its characters, the original span it
     came from: ``starts[i]:ends[i]`` in the original text.
 
-    Most characters come from one original character, so ``ends`` is kept only when
-    some do not (a folded run, an expansion); otherwise ``end(i)`` is ``starts[i] + 1``
-    and the list is made only if asked for."""
+    Most characters come from one original character, ending at ``starts[i] + 1``; so the
+    fast path keeps only the ends of folded runs (by index), and the list of ends is made
+    only if asked for.  The per-character walk keeps the whole list."""
 
-    __slots__ = ("text", "starts", "_ends")
+    __slots__ = ("text", "starts", "_ends", "_run_ends")
 
-    def __init__(self, text: str, starts: list[int], ends: list[int] | None = None):
+    def __init__(self, text: str, starts: list[int], ends: list[int] | None = None,
+                 run_ends: dict[int, int] | None = None):
         self.text = text
         self.starts = starts
-        self._ends = ends  # None: every end is its start + 1
+        self._ends = ends
+        self._run_ends = run_ends  # with no list of ends: where the ends differ from start + 1
 
     @property
     def ends(self) -> list[int]:
         if self._ends is None:
-            self._ends = [start + 1 for start in self.starts]
+            self._ends = [self.end(i) for i in range(len(self.starts))] if self._run_ends else \
+                [start + 1 for start in self.starts]
         return self._ends
 
     def end(self, index: int) -> int:
         """Where the normalized character ``index`` ends in the original text."""
-        return self.starts[index] + 1 if self._ends is None else self._ends[index]
+        if self._ends is not None:
+            return self._ends[index]
+        if self._run_ends:
+            end = self._run_ends.get(index)
+            if end is not None:
+                return end
+        return self.starts[index] + 1
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalized span (non-empty) back to the original text."""
@@ -329,21 +344,18 @@ def normalize_with_map(text: str, table: Table, normalized: str | None = None) -
     # Without expansions, the translated text has one character per kept one; a normalized
     # text that long had no run folded, so it is the translated text itself.
     out = normalized if normalized is not None and len(normalized) == len(starts) else text.translate(table.low)
-    if table.repeats and _ANY_RUN.search(out):
-        runs = [m.span() for m in _RUN.finditer(out)]
-        if runs:
-            ends = [start + 1 for start in starts]
-            pieces, new_starts, new_ends, last = [], [], [], 0
+    if table.repeats and _RUN.search(out):
+        runs = [m.span() for m in _RUN.finditer(out) if not m.group(1).isdecimal()]
+        if runs:  # keep each run's first character, ending where the run ends
+            pieces, new_starts, run_ends, last = [], [], {}, 0
             for a, b in runs:
                 pieces.append(out[last:a + 1])
                 new_starts += starts[last:a + 1]
-                new_ends += ends[last:a]
-                new_ends.append(ends[b - 1])
+                run_ends[len(new_starts) - 1] = starts[b - 1] + 1
                 last = b
             pieces.append(out[last:])
             new_starts += starts[last:]
-            new_ends += ends[last:]
-            return Mapped("".join(pieces), new_starts, new_ends)
+            return Mapped("".join(pieces), new_starts, run_ends=run_ends)
     return Mapped(out, starts)
 
 
