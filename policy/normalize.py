@@ -284,8 +284,8 @@ def normalize(text: str, table: Table) -> str:
     out = text.translate(table.low)
     if table.high and _HIGH_PLANE.search(out):
         out = out.translate(table.high)
-    if table.repeats and _RUN.search(out):
-        out = _RUN.sub(_fold_run, out)
+    if table.repeats:
+        out = _RUN.sub(_fold_run, out)  # the same string back when there is no run
     return out
 
 
@@ -304,24 +304,19 @@ class Mapped:
         self.text = text
         self.starts = starts
         self._ends = ends
-        self._run_ends = run_ends  # with no list of ends: where the ends differ from start + 1
+        self._run_ends = run_ends or {}  # with no list of ends: where the ends differ from start + 1
 
     @property
     def ends(self) -> list[int]:
         if self._ends is None:
-            self._ends = [self.end(i) for i in range(len(self.starts))] if self._run_ends else \
-                [start + 1 for start in self.starts]
+            self._ends = [self._run_ends.get(i, start + 1) for i, start in enumerate(self.starts)]
         return self._ends
 
     def end(self, index: int) -> int:
         """Where the normalized character ``index`` ends in the original text."""
         if self._ends is not None:
             return self._ends[index]
-        if self._run_ends:
-            end = self._run_ends.get(index)
-            if end is not None:
-                return end
-        return self.starts[index] + 1
+        return self._run_ends.get(index, self.starts[index] + 1)
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a normalized span (non-empty) back to the original text."""
@@ -344,18 +339,17 @@ def normalize_with_map(text: str, table: Table, normalized: str | None = None) -
     # Without expansions, the translated text has one character per kept one; a normalized
     # text that long had no run folded, so it is the translated text itself.
     out = normalized if normalized is not None and len(normalized) == len(starts) else text.translate(table.low)
-    if table.repeats and _RUN.search(out):
-        runs = [m.span() for m in _RUN.finditer(out) if not m.group(1).isdecimal()]
-        if runs:  # keep each run's first character, ending where the run ends
-            pieces, new_starts, run_ends, last = [], [], {}, 0
-            for a, b in runs:
-                pieces.append(out[last:a + 1])
-                new_starts += starts[last:a + 1]
-                run_ends[len(new_starts) - 1] = starts[b - 1] + 1
-                last = b
-            pieces.append(out[last:])
-            new_starts += starts[last:]
-            return Mapped("".join(pieces), new_starts, run_ends=run_ends)
+    runs = [m.span() for m in _RUN.finditer(out) if not m.group(1).isdecimal()] if table.repeats else ()
+    if runs:  # keep each run's first character, ending where the run ends
+        pieces, new_starts, run_ends, last = [], [], {}, 0
+        for a, b in runs:
+            pieces.append(out[last:a + 1])
+            new_starts += starts[last:a + 1]
+            run_ends[len(new_starts) - 1] = starts[b - 1] + 1
+            last = b
+        pieces.append(out[last:])
+        new_starts += starts[last:]
+        return Mapped("".join(pieces), new_starts, run_ends=run_ends)
     return Mapped(out, starts)
 
 
