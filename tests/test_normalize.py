@@ -69,6 +69,8 @@ def test_fast_path_equals_mapped_path(text, steps):
     walked = _walk(text, table)  # the per-character walk: the reference for the C-speed map
     assert (mapped.text, mapped.starts, mapped.ends) == (walked.text, walked.starts, walked.ends)
     assert mapped.text == normalize(text, table)
+    # end(i), which the word tests and spans read, without the list of ends being made
+    assert [normalize_with_map(text, table).end(i) for i in range(len(walked.text))] == walked.ends
     reusing = normalize_with_map(text, table, normalize(text, table))  # the check's path: text normalized first
     assert (reusing.text, reusing.starts, reusing.ends) == (walked.text, walked.starts, walked.ends)
     assert len(mapped.starts) == len(mapped.ends) == len(mapped.text)
