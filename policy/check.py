@@ -351,15 +351,13 @@ class _Checker:
                        help="a term of only spaces, punctuation or symbols can never match; "
                             "remove it or turn off the `separators` step for this lexicon")
             return
-        # only a text that lost characters to normalization can have lost a symbol
-        lost = [ch for ch in text if unicodedata.category(ch).startswith("S") and not table.lookup(ch)] \
-            if len(term.key) < len(text) else ()
+        lost = _lost_separators(text, table) if len(term.key) < len(text) else ""
         if lost:
-            self.warn("W405", f"term {text!r} matches as {term.key!r}: {''.join(lost)!r} is skipped like a "
+            self.warn("W405", f"term {text!r} matches as {term.key!r}: {lost!r} is skipped like a "
                       "separator", term.span,
-                      help="emoji and symbols are separators; to match an emoji used as a word, use a "
-                           "regex on the original text (`body matches /…/`) or a lexicon with "
-                           "`normalize default -separators`")
+                      help="emoji, symbols and punctuation at a term's edge are separators, so they add "
+                           "nothing to it; to match them literally, use a regex on the original text "
+                           "(`body matches /…/`) or a lexicon with `normalize default -separators`")
         terms.append(term)
 
     def _file_failed(self, decl: s.Lexicon, term_file: s.TermFile) -> bool:
@@ -540,6 +538,17 @@ class _Checker:
                 self.error("E702", f"example field '{name.text}' takes a {kind}, not {value!r}", name.span,
                            help={F.TEXT: 'a string: "..."', F.NUMBER: "a number: 3",
                                  F.BOOLEAN: "true or false"}[kind])
+
+
+def _lost_separators(text: str, table) -> str:
+    """The characters of a term that normalization skips and that change what it matches: symbols
+    and emoji anywhere (``c++``, ``母🐶``), and punctuation or spaces at its edge (``.net`` is
+    ``net``).  Punctuation inside a term is the separators step at work (``roxy-man.ru``)."""
+    kept = [bool(table.lookup(ch)) for ch in text]
+    first = kept.index(True) if True in kept else len(text)
+    last = len(text) - 1 - kept[::-1].index(True) if True in kept else -1
+    return "".join(ch for i, ch in enumerate(text) if not kept[i] and (
+        unicodedata.category(ch).startswith("S") or i < first or i > last))
 
 
 def compile_regex(rx: s.Regex) -> regex.Pattern:

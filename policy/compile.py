@@ -25,12 +25,12 @@ import ahocorasick
 from . import evaluate as ev
 from . import syntax as s
 from .check import CheckedPolicy, compile_regex
-from .normalize import Profile
+from .normalize import Profile, Table, is_word_char, normalize_with_map, table_for
 from .prefilter import Requirement, literal_rarity, match_width, required_literals
 from .terms import TermTable, build_table
 from .trigger import Index, KeySignals, Triggers, build_triggers
 
-COMPILER_VERSION = "policy-compiler/8"
+COMPILER_VERSION = "policy-compiler/9"
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     profiles: list[Profile] = []
     lexicons: list[CompiledLexicon] = []
     index_of = {name: i for i, name in enumerate(checked.lexicons)}
-    terms: dict[str, list[tuple[int, str, frozenset[str]]]] = {}  # key -> (lexicon, text, tags), by lexicon
+    terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, ...]]]] = {}  # key -> rows, by lexicon
     for i, (name, lex) in enumerate(checked.lexicons.items()):
         if lex.profile not in profiles:
             profiles.append(lex.profile)
@@ -199,15 +199,16 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         lexicons.append(CompiledLexicon(i, name, lex.decl.title or name, lex.is_allow, profile,
                                         lex.whole_words, lex.all_hits, suppresses))
         lexicon_tags = frozenset(t.text for t in lex.decl.tags)
+        table = table_for(lex.profile)
         for term in lex.terms:
             rows = terms.get(term.key)
             tags = term.tags | lexicon_tags if term.tags else lexicon_tags
             if rows is None:
-                terms[term.key] = [(i, term.text, tags)]
+                terms[term.key] = [(i, term.text, tags, spaced_pairs(term.text, term.key, table))]
             elif rows[-1][0] == i:  # Ｂ and b are one term once normalized: one entry, their tags together
-                rows[-1] = (i, rows[-1][1], rows[-1][2] | tags)
+                rows[-1] = (i, rows[-1][1], rows[-1][2] | tags, rows[-1][3])
             else:
-                rows.append((i, term.text, tags))
+                rows.append((i, term.text, tags, spaced_pairs(term.text, term.key, table)))
 
     regexes: list = []
     regex_index: dict[s.Regex, int] = {}
@@ -373,7 +374,17 @@ def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) ->
     return rarity
 
 
-def _automaton(terms: dict[str, list[tuple[int, str, frozenset[str]]]], literals: dict[str, int],
+def spaced_pairs(text: str, key: str, table: Table) -> tuple[int, ...]:
+    """The positions i of ``key`` where key[i] and key[i+1] are Latin letters or digits that the
+    term's own text writes apart (``only fans``, ``roxy-man.ru``)."""
+    if len(key) == len(text) or not any(is_word_char(ch) for ch in key):
+        return ()
+    mapped = normalize_with_map(text, table)
+    return tuple(i for i in range(len(key) - 1) if is_word_char(key[i]) and is_word_char(key[i + 1])
+                 and mapped.starts[i + 1] > mapped.end(i))
+
+
+def _automaton(terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, ...]]]], literals: dict[str, int],
                lexicons: list[CompiledLexicon]):
     """The one automaton over normalized text (lexicon terms and normalized-regex literals) as
     UTF-8 bytes spelled as latin-1, with the term table and literals of each key number."""

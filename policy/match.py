@@ -153,7 +153,7 @@ def _word_test_failure(entry: TermEntry, a: int, b: int, m: Mapped, text: str, t
         return "not a whole word (a letter or digit after it)"
     if not entry.latin_pairs:
         return None
-    gaps = [m.starts[a + i + 1] > m.end(a + i) for i in entry.latin_pairs]
+    gaps = [m.starts[a + i + 1] > m.end(a + i) for i in entry.latin_pairs if i not in entry.spaced]
     if not any(gaps):
         return None
     if not all(gaps):

@@ -14,6 +14,8 @@ Deliberate choices (documented in the README):
   applied to each character), so it never changes the text's length;
 - ``numerals`` (一二三/壹贰叁 -> digits) is off by default: it would turn
   ordinary words like 一起 into 1起 and break whole-word digit terms;
+- ``emoticons`` drops the platforms' emoticon codes (``/汪汪``, ``[捂脸]``, ``[em]e163[/em]``)
+  before anything else, like separators: they are written between the characters of a word;
 - ``repeats`` folds a run of three or more identical characters into one
   (``傻傻傻逼`` -> ``傻逼``); runs of two are left alone because both
   languages double letters legitimately (妈妈, book), and digits are never
@@ -27,9 +29,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from itertools import compress
+from pathlib import Path
 from typing import NamedTuple
 
-STEPS = ("width", "case", "traditional", "digits", "numerals", "letters", "confusables", "separators", "repeats")
+STEPS = ("width", "case", "traditional", "digits", "numerals", "letters", "confusables", "separators", "emoticons",
+         "repeats")
 DEFAULT_STEPS = frozenset(STEPS) - {"numerals"}
 
 _TABLE_SIZE = 0x20000
@@ -41,6 +45,54 @@ _RUN = re.compile(r"(.)\1\1+", re.S)
 """Three or more of the same character.  Runs of digits are found too, and left alone (phone
 numbers repeat them): ``(\\D)\\1{2,}`` says it in one pattern but runs four times slower, as
 ``re`` tests the category of every character and repeats a back reference slowly."""
+
+
+@functools.cache
+def _emoticon_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of emoticon codes written ``/名字`` and ``[名字]`` (``policy/data/emoticons.txt``)."""
+    slash: list[str] = []
+    bracket: list[str] = []
+    text = (Path(__file__).parent / "data" / "emoticons.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        name, _, forms = line.split("#", 1)[0].strip().partition("\t")
+        if not name:
+            continue
+        forms = forms.strip() or "both"
+        if forms in ("slash", "both"):
+            slash.append(name)
+        if forms in ("bracket", "both"):
+            bracket.append(name)
+    return tuple(slash), tuple(bracket)
+
+
+@functools.cache
+def _emoticon_code() -> re.Pattern:
+    """One pattern for every emoticon code: ``/名字`` (QQ), ``[名字]`` (WeChat, Weibo, Douyin,
+    Xiaohongshu's ``[害羞R]``), and QQ's ``[em]e163[/em]``.  Longest names first, so ``/笑哭``
+    is not read as a shorter name; a one-character slash name only where no Chinese character
+    follows it."""
+    slash, bracket = _emoticon_names()
+
+    def alternation(names: tuple[str, ...]) -> str:
+        return "|".join(re.escape(n) for n in sorted(set(names), key=lambda n: (-len(n), n)))
+
+    long_slash = tuple(n for n in slash if len(n) > 1)
+    short_slash = tuple(n for n in slash if len(n) == 1)  # /色 is a face, /色情 is not
+    return re.compile(rf"\[em\]e[0-9]{{1,6}}\[/em\]|[/／](?:{alternation(long_slash)}|(?:{alternation(short_slash)})"
+                      rf"(?![\u3400-\u9fff]))|\[(?:{alternation(bracket)})\]", re.I)
+
+
+def emoticon_spans(text: str) -> list[tuple[int, int]]:
+    """Where the emoticon codes of a text are (an ``in`` test first: most posts have none)."""
+    if "/" not in text and "[" not in text and "／" not in text:
+        return []
+    return [m.span() for m in _emoticon_code().finditer(text)]
+
+
+def _strip_emoticons(text: str) -> str:
+    if "/" not in text and "[" not in text and "／" not in text:
+        return text
+    return _emoticon_code().sub("", text)
 
 
 def _fold_run(run: re.Match) -> str:
@@ -138,6 +190,8 @@ def _letters(ch: str) -> str:
     if ch.isascii():
         return ch
     folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) == 3 and folded[0] == "(" and folded[2] == ")":  # parenthesized letters ⒜ .. ⒵
+        folded = folded[1]
     if len(folded) == 1 and folded.isascii() and folded.isalpha():
         return folded
     return ch
@@ -238,6 +292,7 @@ class Table:
     high: dict[int, str | None]
     repeats: bool
     mask: list
+    emoticons: bool = False
 
     def lookup(self, ch: str) -> str:
         code = ord(ch)
@@ -276,11 +331,13 @@ def table_for(profile: Profile) -> Table:
             mask[code] = "\x00"
         elif isinstance(value, str) and len(value) != 1:
             mask[code] = "\x02"
-    return Table(profile, low, high, "repeats" in steps, mask)
+    return Table(profile, low, high, "repeats" in steps, mask, "emoticons" in steps)
 
 
 def normalize(text: str, table: Table) -> str:
     """The fast path: C-speed primitives only."""
+    if table.emoticons:
+        text = _strip_emoticons(text)
     out = text.translate(table.low)
     if table.high and _HIGH_PLANE.search(out):
         out = out.translate(table.high)
@@ -329,12 +386,34 @@ def normalize_with_map(text: str, table: Table, normalized: str | None = None) -
     C-speed in the common case: the kept positions come from a mask translate and
     ``itertools.compress``; repeats are folded by slicing around the few runs.
     ``normalized``, when given, is ``normalize(text, table)``, already computed: it is
-    reused when no run was folded."""
+    reused when no run was folded.  Emoticon codes are cut out first, and the map is moved back
+    onto the text that held them."""
+    if table.emoticons:
+        codes = emoticon_spans(text)
+        if codes:
+            kept = [i for i in range(len(text)) if not _inside(i, codes)]
+            return _moved(_normalize_with_map("".join(text[i] for i in kept), table, normalized, False), kept)
+    return _normalize_with_map(text, table, normalized, False)
+
+
+def _inside(index: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= index < b for a, b in spans)
+
+
+def _moved(m: Mapped, positions: list[int]) -> Mapped:
+    """A map of ``text`` built over a text made of ``text[positions[i]]``, moved back onto ``text``."""
+    starts = [positions[s] for s in m.starts]
+    if m._ends is not None:
+        return Mapped(m.text, starts, [positions[e - 1] + 1 for e in m._ends])
+    return Mapped(m.text, starts, run_ends={i: positions[e - 1] + 1 for i, e in m._run_ends.items()})
+
+
+def _normalize_with_map(text: str, table: Table, normalized: str | None, emoticons: bool) -> Mapped:
     if not text or _HIGH_PLANE.search(text):
-        return _walk(text, table)
+        return _walk(text, table, emoticons)
     mask = text.translate(table.mask)
     if "\x02" in mask:
-        return _walk(text, table)
+        return _walk(text, table, emoticons)
     starts = list(compress(range(len(text)), mask.encode("latin-1")))
     # Without expansions, the translated text has one character per kept one; a normalized
     # text that long had no run folded, so it is the translated text itself.
@@ -353,13 +432,17 @@ def normalize_with_map(text: str, table: Table, normalized: str | None = None) -
     return Mapped(out, starts)
 
 
-def _walk(text: str, table: Table) -> Mapped:
-    """The per-character walk: any table, any text."""
+def _walk(text: str, table: Table, emoticons: bool = True) -> Mapped:
+    """The per-character walk: any table, any text (``emoticons``: cut out emoticon codes first,
+    when the table does)."""
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     lookup = table.lookup
+    codes = emoticon_spans(text) if table.emoticons and emoticons else []
     for index, ch in enumerate(text):
+        if codes and _inside(index, codes):
+            continue
         for out in lookup(ch):
             chars.append(out)
             starts.append(index)

@@ -29,6 +29,9 @@ class TermEntry:
     word_end: bool
     latin_pairs: tuple[int, ...]
     """Positions i in the key where key[i] and key[i+1] are both Latin/digits."""
+    spaced: tuple[int, ...] = ()
+    """The latin pairs the term itself writes apart (``only fans``, ``roxy-man.ru``): a post may
+    write them apart or together, so a gap there never counts as a partly spaced-out word."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class TermColumns:
     tag_sets: tuple[frozenset[str], ...]
     texts: dict[int, str]
     """Per row, the term as written, where it differs from its key."""
+    spaced: dict[int, tuple[int, ...]]
+    """Per row, the key's latin pairs the term writes apart (see :attr:`TermEntry.spaced`), where any."""
     profiles: tuple[int, ...]
     """Per lexicon, its normalization profile."""
     whole_words: tuple[bool, ...]
@@ -76,25 +81,29 @@ def _entry(c: TermColumns, row: int, key: str) -> TermEntry:
         tags=c.tag_sets[c.tags[row]],
         word_start=whole and is_word_char(key[0]), word_end=whole and is_word_char(key[-1]),
         latin_pairs=tuple(j for j in range(len(key) - 1) if is_word_char(key[j]) and is_word_char(key[j + 1])),
+        spaced=c.spaced.get(row, ()),
     )
 
 
-def build_table(keys: list[str], rows: Iterable[Sequence[tuple[int, str, frozenset[str]]]],
+def build_table(keys: list[str], rows: Iterable[Sequence[tuple[int, str, frozenset[str], tuple[int, ...]]]],
                 profiles: tuple[int, ...], whole_words: tuple[bool, ...]) -> TermTable:
-    """``rows[k]``: (lexicon, text, tags) of each lexicon holding key k."""
+    """``rows[k]``: (lexicon, text, tags, spaced latin pairs) of each lexicon holding key k."""
     key_starts = array("I", [0])
     row_starts = array("I", [0])
     lexicon_column = array("I")
     tag_column = array("I")
     tag_index: dict[frozenset[str], int] = {}
     texts: dict[int, str] = {}
+    spaced: dict[int, tuple[int, ...]] = {}
     for key, key_rows in zip(keys, rows, strict=True):
         key_starts.append(key_starts[-1] + len(key))
-        for lexicon, text, tags in key_rows:
+        for lexicon, text, tags, gaps in key_rows:
             if text != key:
                 texts[len(lexicon_column)] = text
+            if gaps:
+                spaced[len(lexicon_column)] = gaps
             lexicon_column.append(lexicon)
             tag_column.append(tag_index.setdefault(tags, len(tag_index)))
         row_starts.append(len(lexicon_column))
     return TermTable(TermColumns("".join(keys), key_starts, row_starts, lexicon_column, tag_column,
-                                 tuple(tag_index), texts, profiles, whole_words))
+                                 tuple(tag_index), texts, spaced, profiles, whole_words))

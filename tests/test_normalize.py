@@ -27,9 +27,12 @@ def test_each_step_undoes_its_disguise():
     assert n("什麼著名") == "什么著名"  # 么 and 著 are simplified already: never folded further
     assert n("①⑨９") == "199"  # digits
     assert n("Ⓕ𝐔𝕔🅺") == "fuck"  # enclosed and styled letters
+    assert n("⒮⒝⒡⒰⒞⒦") == "sbfuck"  # parenthesized letters (U+249C-24B5) are letters, not symbols
     assert n("саsh") == "cash"  # Cyrillic look-alikes
     assert n("fúck") == "fuck"  # diacritics
     assert n("傻@逼 傻 逼 傻😀逼 傻\u200b逼") == "傻逼傻逼傻逼傻逼"  # separators
+    assert n("金[em]e163[/em]花 傻/汪汪逼 傻[捂脸]逼") == "金花傻逼傻逼"  # emoticon codes inside words
+    assert n("/色 /色情") == "色情"  # a one-letter code only where no Chinese character follows
     assert n("傻傻傻逼") == "傻逼"  # a run of three or more counts once
     assert n("妈妈") == "妈妈"  # a run of two is left alone
     assert n("138 0000 8000") == "13800008000"  # digits never fold: phone numbers repeat them
@@ -58,7 +61,8 @@ def test_the_map_points_every_normalized_character_at_its_original_characters():
 
 
 ALPHABET = st.sampled_from(list("傻逼們说話aAｓＳb①9 @.\u200b😀-\n⑩") + ["e\u0301", "🇨🇳", "\U00020000", "\ud800",
-                                                                      "傻傻傻", "aaa", "000"])
+                                                                      "傻傻傻", "aaa", "000", "/汪汪", "[捂脸]",
+                                                                      "[em]e163[/em]", "/", "[", "]"])
 
 
 @settings(max_examples=400, deadline=None)
