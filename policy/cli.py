@@ -25,7 +25,7 @@ from .examples import run_examples
 from .explain import UnknownRule, explain
 from .explain import render as render_explanation
 from .format import FormatError, format_source
-from .measure import DEFAULT_MAPPING, Report, parse_mapping
+from .measure import DEFAULT_MAPPING, TAG, Report, Split, parse_mapping, resolve_targets
 from .measure import render as render_report
 from .parse import parse
 from .post import Post, PostError
@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="the categories a label should be flagged in; LABEL=- marks harmless posts "
                         "(default: 1/true harmful in any category, 0/false harmless)")
     p.add_argument("--samples", type=int, default=5, metavar="N", help="misses and false alarms shown per group")
+    p.add_argument("--holdout", type=float, metavar="SHARE",
+                   help="hold back this share of the posts (0.3: 30%%) and report them apart, figures only")
+    p.add_argument("--folds", type=int, metavar="K", help="split the posts into K folds and hold back --fold")
+    p.add_argument("--fold", type=int, metavar="I", help="the fold held back (1..K)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="the split's seed (default 0)")
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
     p.add_argument("--format", choices=("human", "json"), default="human")
     policy_option(p)
@@ -425,15 +430,25 @@ def _clip(text: str, width: int) -> str:
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     try:
         mapping = parse_mapping(args.map) if args.map else dict(DEFAULT_MAPPING)
+        split = Split(args.seed, args.holdout, args.folds, args.fold) \
+            if args.holdout is not None or args.folds is not None or args.fold is not None else None
     except ValueError as error:
         raise UsageError(str(error)) from None
     engine = _engine(args)
+    policy = engine.policy
+    try:
+        mapping = resolve_targets(mapping, policy.categories, {t for r in policy.rules for t in r.tags})
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    rule_targets = {r.id: frozenset(TAG + t for t in r.tags) for r in policy.rules}
+    mapped = frozenset(t for targets in mapping.values() for t in targets)
     for file in args.files:
         if file != "-" and not Path(file).is_file():
             raise UsageError(f"{file!r} is not a file")
     total = sum(_count_lines(f) for f in args.files if f != "-")
     show = args.progress or sys.stderr.isatty()
-    report = Report(samples=args.samples)
+    report = Report(rule_targets, mapped, samples=args.samples)
+    held = Report(rule_targets, mapped, samples=0) if split is not None else None
     bad = 0
     unmapped: Counter[str] = Counter()
     seen = 0
@@ -457,17 +472,26 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         if label not in mapping:
             unmapped[label] += 1
             continue
-        report.add(label, mapping[label], engine.check(post), post.text("title") + " " + post.text("body"))
+        part = held if held is not None and split is not None and split.held_back(post.id) else report
+        part.add(label, mapping[label], engine.check(post), post.text("title") + " " + post.text("body"))
     if show:
         print(f"\reval: {seen}/{total} posts", file=sys.stderr)
     if unmapped:
         print("labels with no --map entry were skipped: "
               + ", ".join(f"{label!r} ({n})" for label, n in unmapped.most_common()), file=sys.stderr)
     if args.format == "json":
-        json.dump(report.as_dict(), out, ensure_ascii=False, indent=2)
+        result = report.as_dict() if held is None or split is None else {
+            "split": split.as_dict(), "tune": report.as_dict(), "held_back": held.as_dict()}
+        json.dump(result, out, ensure_ascii=False, indent=2)
         out.write("\n")
-    else:
+    elif held is None or split is None:
         print(render_report(report, mapping), file=out)
+    else:
+        print(f"== the part to tune on ({split.describe()}: these are the other posts) ==", file=out)
+        print(render_report(report, mapping), file=out)
+        print(f"\n== the held-back part ({split.describe()}): figures only, so that nothing is tuned to its "
+              "posts ==", file=out)
+        print(render_report(held, mapping, samples=False), file=out)
     if bad:
         print(f"{bad} bad line(s) skipped", file=sys.stderr)
     return FOUND if bad else OK

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from policy.cli import main
+from policy.measure import Split
 
 from .conftest import write_policy
 
@@ -15,6 +16,7 @@ lexicon abuse { terms "傻逼" }
 rule unfriendly.abuse "谩骂" {
   category unfriendly
   clause 一.2.6
+  tags insult
   when body has abuse
   violates "你是傻逼"
   allows "你好"
@@ -156,3 +158,55 @@ def test_fmt_checks_shows_and_writes_the_canonical_layout(capsys, tmp_path):
     code, _, err = run(capsys, "fmt", "-w", str(broken))
     assert code == 2 and "error[E001]" in err and "not formatted: it has errors" in err
     assert broken.read_text(encoding="utf-8") == 'rule r "t" { when body has }\n'  # untouched
+
+
+def _labelled(path, rows):
+    path.write_text("".join(json.dumps({"id": f"p{i}", "text": t, "label": label}, ensure_ascii=False) + "\n"
+                            for i, (label, t) in enumerate(rows)), encoding="utf-8")
+    return path
+
+
+def test_eval_holds_back_a_seeded_part_and_shows_only_its_figures(capsys, policy_dir, tmp_path):
+    rows = [("1", f"你是傻逼{i}号") for i in range(40)] + [("0", f"今天天气好，第{i}天") for i in range(40)]
+    data = _labelled(tmp_path / "labelled.jsonl", rows)
+    args = ["eval", "--policy", policy_dir, str(data), "--map", "1=unfriendly", "--map", "0=-", "--holdout", "0.25"]
+    code, out, _ = run(capsys, *args, "--format", "json")
+    report = json.loads(out)
+    tune, held = report["tune"], report["held_back"]
+    assert report["split"] == {"seed": 0, "holdout": 0.25, "folds": None, "fold": None}
+    assert tune["posts"] + held["posts"] == 80 and 5 <= held["posts"] <= 35
+    again = json.loads(run(capsys, *args, "--format", "json")[1])
+    assert again == report  # the same seed holds back the same posts
+    ids = [f"p{i}" for i in range(80)]
+    assert [Split(0, 0.25).held_back(i) for i in ids] != [Split(7, 0.25).held_back(i) for i in ids]  # the seed counts
+    code, out, _ = run(capsys, *args)
+    tuned, held_text = out.split("== the held-back part")
+    assert "你是傻逼" not in held_text  # no post of the held-back part is shown
+    assert "== the part to tune on" in tuned
+
+
+def test_eval_folds_partition_the_posts(capsys, policy_dir, tmp_path):
+    data = _labelled(tmp_path / "labelled.jsonl", [("1", f"你是傻逼{i}") for i in range(30)])
+    held = [json.loads(run(capsys, "eval", "--policy", policy_dir, str(data), "--map", "1=unfriendly", "--folds", "3",
+                           "--fold", str(k), "--format", "json")[1])["held_back"]["posts"] for k in (1, 2, 3)]
+    assert sum(held) == 30
+    code, _, err = run(capsys, "eval", "--policy", policy_dir, str(data), "--folds", "3", "--fold", "4")
+    assert code == 2 and "--fold must be one of 1..3" in err
+
+
+def test_eval_reports_confusion_per_rule_precision_and_maps_labels_to_rule_tags(capsys, policy_dir, tmp_path):
+    rows = [("abuse", "你是傻逼"), ("abuse", "你是笨蛋"), ("ok", "傻逼这个词不该说"), ("ok", "今天天气好")]
+    data = _labelled(tmp_path / "labelled.jsonl", rows)
+    code, out, _ = run(capsys, "eval", "--policy", policy_dir, str(data), "--map", "abuse=tag:insult",
+                       "--map", "ok=-", "--format", "json")
+    report = json.loads(out)
+    assert report["categories"]["tag:insult"]["tp"] == 1
+    assert report["confusion"] == {"abuse": {"unfriendly": 1, "—": 1}, "ok": {"unfriendly": 1, "—": 1}}
+    assert report["rules"]["unfriendly.abuse"] == {"fired": 2, "harmful": 1, "on_target": 1, "harmless": 1,
+                                                   "rejected": 2, "precision": 0.5}
+    assert report["harmful_decided"]["rejected"] == 1
+    bare = json.loads(run(capsys, "eval", "--policy", policy_dir, str(data), "--map", "abuse=insult",
+                          "--map", "ok=-", "--format", "json")[1])
+    assert bare["categories"] == report["categories"]  # a bare name that is no category is a rule tag
+    code, _, err = run(capsys, "eval", "--policy", policy_dir, str(data), "--map", "abuse=fraud", "--map", "ok=-")
+    assert code == 2 and "no category or rule tag named 'fraud'" in err
