@@ -21,6 +21,7 @@ import regex
 
 from . import fields as F
 from . import syntax as s
+from .contacts import KINDS as CONTACT_KINDS
 from .diagnostics import ERROR, WARNING, Diagnostic, Span
 from .normalize import STEPS, Profile, normalize, resolve_steps, table_for
 
@@ -519,6 +520,15 @@ class _Checker:
                 ok &= self.field(node.field, F.TEXT, "`count`", ladder) & self.lexref(node.lex, lexicons)
             elif isinstance(node, (s.Matches, s.CountMatches)):
                 ok &= self.field(node.field, F.TEXT, "`matches`", ladder) & self.check_regex(node.regex)
+            elif isinstance(node, s.Contacts):
+                ok &= self.field(node.field, F.TEXT, "`contacts`", ladder)
+                for kind in node.kinds:
+                    if kind.text not in CONTACT_KINDS:
+                        close = _closest(kind.text, list(CONTACT_KINDS))
+                        self.error("E119", f"unknown kind of contact '{kind.text}'", kind.span,
+                                   help=(f"did you mean '{close}'? " if close else "")
+                                   + "kinds: " + ", ".join(CONTACT_KINDS))
+                        ok = False
             elif isinstance(node, s.Length):
                 ok &= self.field(node.field, F.TEXT, "`length`", ladder)
             elif isinstance(node, s.Compare):
@@ -806,6 +816,8 @@ def _quantity(literal: s.Expr, positive: bool):
         key = ("count", literal.field, literal.lex, literal.distinct)
     elif isinstance(literal, s.CountMatches):
         key = ("matches", literal.field, literal.regex)
+    elif isinstance(literal, s.Contacts):
+        key = ("contacts", literal.field, literal.kinds)
     elif isinstance(literal, s.Length):
         key = ("length", literal.field)
     elif isinstance(literal, s.Compare):
@@ -852,7 +864,7 @@ def _consistent(conj: list[tuple[s.Expr, bool]], lexicons) -> bool:
         bounds[key] = [lo, lo_strict, hi, hi_strict, excluded]
         if lo > hi or (lo == hi and (lo_strict or hi_strict or lo in excluded)):
             return False
-        if key[0] in ("count", "matches", "length"):  # whole numbers only
+        if key[0] in ("count", "matches", "contacts", "length"):  # whole numbers only
             low_int = math.floor(lo) + 1 if lo_strict or lo != int(lo) else int(lo)
             high_int = math.ceil(hi) - 1 if hi != float("inf") and (hi_strict or hi != int(hi)) else hi
             if high_int != float("inf") and low_int > high_int:

@@ -343,6 +343,8 @@ def _program(expr: s.Expr, index_of: dict[str, int], regexes: list, regex_index:
         if isinstance(e, s.CountMatches):
             return ev.CountMatches(e.field.text, rx_field(e.field.text, e.regex), e.regex.normalized,
                                    e.regex.pattern, e.op, e.value)
+        if isinstance(e, s.Contacts):
+            return ev.Contacts(e.field.text, frozenset(k.text for k in e.kinds) or None, e.op, e.value)
         if isinstance(e, s.Length):
             return ev.Length(e.field.text, e.op, e.value)
         if isinstance(e, s.Compare):

@@ -29,7 +29,7 @@ from . import syntax as s
 from .check import check
 from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_policy, version_of
 from .diagnostics import Diagnostic, PolicyError
-from .evaluate import Context, FactHit, RegexHit
+from .evaluate import ContactHit, Context, FactHit, RegexHit
 from .ladder import Strike, decide
 from .match import Hit, raw_signals
 from .parse import parse
@@ -262,7 +262,7 @@ class Engine:
             evidence_total=total,
         )
 
-    def _evidence(self, item: Hit | RegexHit | FactHit, post: Post) -> Evidence:
+    def _evidence(self, item: Hit | RegexHit | ContactHit | FactHit, post: Post) -> Evidence:
         if isinstance(item, Hit):
             lexicon = self.policy.lexicons[item.lexicon]
             return Evidence(item.field, "lexicon", item.start, item.end, post.text(item.field)[item.start:item.end],
@@ -270,6 +270,9 @@ class Engine:
         if isinstance(item, RegexHit):
             return Evidence(item.field, "regex", item.start, item.end, post.text(item.field)[item.start:item.end],
                             pattern=item.pattern, normalized=item.normalized)
+        if isinstance(item, ContactHit):
+            return Evidence(item.field, "contact", item.start, item.end, post.text(item.field)[item.start:item.end],
+                            term=item.kind, value=item.value)
         return Evidence(item.field, "fact", value=item.value)
 
 

@@ -15,6 +15,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .contacts import find_contacts
 from .match import RawHits, raw_literals, raw_scan, refine
 from .normalize import DEFAULT_PROFILE, mapped_text, normalized_text, table_for
 
@@ -41,6 +42,16 @@ class RegexHit(NamedTuple):
     end: int
     pattern: str
     normalized: bool
+
+
+class ContactHit(NamedTuple):
+    """A contact in a field (:mod:`policy.contacts`), spanning original characters."""
+
+    field: str
+    kind: str
+    value: str
+    start: int
+    end: int
 
 
 class FactHit(NamedTuple):
@@ -71,6 +82,8 @@ class Context:
     """By field, the numbers of the regex literals the automata found in it."""
     folded: dict = field(default_factory=dict)
     """By field, its case-folded text, when a regex runs on windows (see :meth:`_folded`)."""
+    found_contacts: dict = field(default_factory=dict)
+    """By field, its contacts (found on first use)."""
     warnings: list[str] = field(default_factory=list)
 
     def with_post(self, post: Post) -> Context:
@@ -146,6 +159,13 @@ class Context:
             folded = text.casefold()
             self.folded[name] = folded if len(folded) == len(text) else None
         return self.folded[name]
+
+    def contacts(self, name: str) -> list[ContactHit]:
+        """The contacts in a field, found once per check and only when a rule reads them."""
+        found = self.found_contacts.get(name)
+        if found is None:
+            found = self.found_contacts[name] = [ContactHit(name, *c) for c in find_contacts(self.post.text(name))]
+        return found
 
     def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
         """Real hits of one lexicon (with one of ``tags``, when given) in a field, refined from
@@ -369,6 +389,29 @@ class CountMatches(Node):
 
     def collect(self, ctx: Context, out: list) -> None:
         out.extend(ctx.regex_hits(self.field, self.regex, self.normalized, self.pattern))
+
+
+@dataclass(frozen=True)
+class Contacts(Node):
+    field: str
+    kinds: frozenset[str] | None
+    """Only contacts of these kinds count (None: every kind)."""
+    op: str
+    value: float
+
+    def found(self, ctx: Context) -> list[ContactHit]:
+        found = ctx.contacts(self.field)
+        return found if self.kinds is None else [c for c in found if c.kind in self.kinds]
+
+    def count(self, ctx: Context) -> int:
+        """Distinct contacts: the same WeChat id written three times is one contact."""
+        return len({(c.kind, c.value) for c in self.found(ctx)})
+
+    def test(self, ctx: Context) -> bool:
+        return _OPS[self.op](self.count(ctx), self.value)
+
+    def collect(self, ctx: Context, out: list) -> None:
+        out.extend(self.found(ctx))
 
 
 @dataclass(frozen=True)

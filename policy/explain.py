@@ -132,6 +132,13 @@ def _trace(node: ev.Node, ctx: Context, dropped: list[tuple[Hit, str]]) -> Step:
             return Step(f"{node.field} matches {pattern}", node.test(ctx), details)
         return Step(f"count({node.field} matches {pattern}) {node.op} {node.value:g}", node.test(ctx),
                     [f"count = {len(found)}"] + details)
+    if isinstance(node, ev.Contacts):
+        kinds = f"[{', '.join(sorted(node.kinds))}]" if node.kinds else ""
+        found = node.found(ctx)
+        details = [f"{c.kind} {c.value!r}: 「{post.text(node.field)[c.start:c.end]}」 at {c.start}–{c.end}"
+                   for c in found] or ["no contact found"]
+        return Step(f"contacts({node.field}){kinds} {node.op} {node.value:g}", node.test(ctx),
+                    [f"distinct contacts = {node.count(ctx)}"] + details)
     if isinstance(node, ev.Length):
         return Step(f"length({node.field}) {node.op} {node.value:g}", node.test(ctx),
                     [f"length = {len(post.text(node.field))}"])

@@ -157,6 +157,9 @@ def _cond(tree: Tree) -> str:
         return f"{word}({c[0]} has {_lexref(c[1])}) {c[2]} {c[3]}"
     if kind == "count_matches":
         return f"count({c[0]} matches {_regex(c[1])}) {c[2]} {c[3]}"
+    if kind == "contacts":
+        kinds = _tag_list(c[1]) if len(c) == 4 else ""
+        return f"contacts({c[0]}){kinds} {c[-2]} {c[-1]}"
     if kind == "length":
         return f"length({c[0]}) {c[1]} {c[2]}"
     if kind == "compare":

@@ -440,6 +440,9 @@ class _Build:
                                distinct=kind == "distinct_hits", span=span)
         if kind == "count_matches":
             return s.CountMatches(self.name(c[0]), self.regex(c[1]), str(c[2]), self.number(c[3]), span=span)
+        if kind == "contacts":
+            kinds = self.tags(c[1]) if len(c) == 4 else ()
+            return s.Contacts(self.name(c[0]), kinds, str(c[-2]), self.number(c[-1]), span=span)
         if kind == "length":
             return s.Length(self.name(c[0]), str(c[1]), self.number(c[2]), span=span)
         if kind == "compare":

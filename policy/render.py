@@ -25,7 +25,8 @@ def render_verdict(verdict: Verdict, post: Post) -> str:
                     lines.append(f"    fact   {e.field} = {e.value}")
                     continue
                 lines.extend(_highlight(post.text(e.field), e.field, e.start or 0, e.end or 0))
-                what = f"lexicon {e.lexicon}, term {e.term!r}" if e.kind == "lexicon" else f"regex /{e.pattern}/"
+                what = (f"lexicon {e.lexicon}, term {e.term!r}" if e.kind == "lexicon"
+                        else f"contact {e.term} {e.value!r}" if e.kind == "contact" else f"regex /{e.pattern}/")
                 lines.append(f"           characters {e.start}–{e.end} {e.text!r}  ← {what}")
             lines.append(f"    source {v.source[0]}:{v.source[1]}")
     if verdict.sanction is not None:

@@ -96,6 +96,17 @@ class CountMatches(Node):
 
 
 @dataclass(frozen=True)
+class Contacts(Node):
+    """``contacts(f) op n`` or ``contacts(f)[wechat, qq] op n``: the distinct contacts in a field
+    (of those kinds), found in any disguise (:mod:`policy.contacts`)."""
+
+    field: Name
+    kinds: tuple[Name, ...]
+    op: str
+    value: float
+
+
+@dataclass(frozen=True)
 class Length(Node):
     field: Name
     op: str
@@ -114,7 +125,7 @@ class Flag(Node):
     field: Name
 
 
-Expr = AnyOf | AllOf | Not | Has | Near | Matches | CountHits | CountMatches | Length | Compare | Flag
+Expr = AnyOf | AllOf | Not | Has | Near | Matches | CountHits | CountMatches | Contacts | Length | Compare | Flag
 
 
 def predicates(expr: Expr) -> Iterator[Expr]:

@@ -230,6 +230,8 @@ def _alternatives(node: ev.Node, regex_gated: Sequence[bool]) -> Alternatives:
         return _ANYTHING if node.field in F.COUNTED_FACTS else [frozenset({("fact", node.field, "present")})]
     if isinstance(node, ev.Flag):
         return [frozenset({("fact", node.field, "nonzero")})]
+    if isinstance(node, ev.Contacts):
+        return _ANYTHING  # no cheap signal: contacts are looked for when a rule reads them
     return _ANYTHING  # not: true when its operand is false, which needs nothing
 
 

@@ -33,7 +33,7 @@ class Evidence(NamedTuple):
     that fires makes several, and building one costs a third of a frozen dataclass."""
 
     field: str
-    kind: str  # "lexicon" | "regex" | "fact"
+    kind: str  # "lexicon" | "regex" | "contact" | "fact"
     start: int | None = None
     end: int | None = None
     text: str | None = None
@@ -50,7 +50,9 @@ class Evidence(NamedTuple):
             out["value"] = self.value
             return out
         out.update(start=self.start, end=self.end, text=self.text)
-        if self.kind == "lexicon":
+        if self.kind == "contact":
+            out.update(contact=self.term, value=self.value)
+        elif self.kind == "lexicon":
             out.update(lexicon=self.lexicon, term=self.term, normalized=self.normalized, tags=list(self.tags))
         else:
             out.update(pattern=self.pattern, normalized=bool(self.normalized))
@@ -134,7 +136,8 @@ class Verdict(NamedTuple):
 
         def violation(v: dict[str, Any]) -> Violation:
             evidence = tuple(Evidence(
-                e["field"], e["kind"], e.get("start"), e.get("end"), e.get("text"), e.get("lexicon"), e.get("term"),
+                e["field"], e["kind"], e.get("start"), e.get("end"), e.get("text"), e.get("lexicon"),
+                e.get("term", e.get("contact")),
                 e.get("normalized"), tuple(e.get("tags", ())), e.get("pattern"), e.get("value"),
             ) for e in v["evidence"])
             return Violation(v["rule"], v["title"], v["category"], v["category_title"],

@@ -39,7 +39,7 @@ def test_lint_output_matches_golden_file(case, monkeypatch):
 
 EXPECTED_CODES = {
     "syntax_errors": {"E001", "E002", "E003", "E101"},
-    "unknown_names": {"E101", "E102", "E103", "E104", "E105", "E110"},
+    "unknown_names": {"E101", "E102", "E103", "E104", "E105", "E110", "E119"},
     "duplicates": {"E201", "E202", "E204"},
     "regexes": {"E301", "E302"},
     "lexicons": {"E107", "E108", "E112", "E401", "E402", "E403", "W402", "W404", "W405"},

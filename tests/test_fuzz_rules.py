@@ -394,7 +394,7 @@ def lexref(rng: random.Random, lexicons: list[str]) -> str:
 def predicate(rng: random.Random, lexicons: list[str], ladder: bool) -> str:
     text = lambda: pick(rng, TEXT_FIELDS, BAD_FIELDS + NUMBER_FIELDS)  # noqa: E731
     number = lambda: pick(rng, NUMBERS[:10], NUMBERS, 2)  # noqa: E731
-    kind = rng.randrange(9) if lexicons or hostile(rng, 3) else rng.choice([2, 4, 5, 6, 7, 8])
+    kind = rng.randrange(10) if lexicons or hostile(rng, 3) else rng.choice([2, 4, 5, 6, 7, 8, 9])
     if kind == 0:
         return f"{text()} has {lexref(rng, lexicons)}"
     if kind == 1:
@@ -408,6 +408,9 @@ def predicate(rng: random.Random, lexicons: list[str], ladder: bool) -> str:
         return f"count({text()} matches {regex_literal(rng)}) {rng.choice(CMPS)} {number()}"
     if kind == 5:
         return f"length({text()}) {rng.choice(CMPS)} {number()}"
+    if kind == 9:
+        kinds = "[" + ", ".join(rng.sample(["wechat", "qq", "phone", "url", "weixin"], rng.randint(1, 2))) + "]"
+        return f"contacts({text()}){kinds if rng.random() < 0.3 else ''} {rng.choice(CMPS)} {number()}"
     if kind in (6, 7):
         fields = NUMBER_FIELDS + (LADDER_FIELDS[1::3] if ladder else [])
         return f"{pick(rng, fields, BAD_FIELDS + TEXT_FIELDS + LADDER_FIELDS)} {rng.choice(CMPS)} {number()}"
