@@ -24,11 +24,14 @@ from . import syntax as s
 from .contacts import KINDS as CONTACT_KINDS
 from .diagnostics import ERROR, WARNING, Diagnostic, Span
 from .normalize import STEPS, Profile, normalize, resolve_steps, table_for
+from .variants import BUILTIN as BUILTIN_EXPANSIONS
+from .variants import parse_table as parse_variants
 
 PLACEHOLDERS = ("evidence", "terms", "count", "rule", "title", "category", "clauses")
 MODES = ("enforce", "shadow")
 ACTIONS = ("reject", "review")
 MATCH_MODES = ("words", "substring")
+BOUNDARY_MODES = ("dictionary",)
 HIT_MODES = ("longest", "all")
 SEVERITIES = range(1, 5)
 MAX_DAYS = 36_500
@@ -69,6 +72,10 @@ class CheckedLexicon:
     all_hits: bool
     terms: list[LoadedTerm]
     suppresses: tuple[str, ...] | None
+    expand: tuple[str, ...] = ()
+    """Variants tables by name, and the built-in expansions (``pinyin``, ``initials``)."""
+    boundaries: bool = False
+    """Hits inside or across ordinary words of the dictionary are dropped."""
 
 
 @dataclass
@@ -81,6 +88,8 @@ class CheckedPolicy:
     files: list[s.PolicyFile] = field(default_factory=list)
     ladder: s.Ladder | None = None
     brake: s.Brake | None = None
+    variants: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Variants tables by name: a character -> what people write in its place."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,7 @@ class _Checker:
         self.files = files
         self.term_files = term_files
         self.diagnostics: list[Diagnostic] = []
+        self.variant_files_seen: set[str] = set()
 
     def error(self, code: str, message: str, span: Span, help: str = "") -> None:
         self.diagnostics.append(Diagnostic(code, message, span, help=help, severity=ERROR))
@@ -119,6 +129,8 @@ class _Checker:
         lexicon_decls = self.declare([d for d in decls if isinstance(d, s.Lexicon)], lambda d: d.name,
                                      "lexicon or allow list")
         rules = self.declare([d for d in decls if isinstance(d, s.Rule)], lambda d: d.id, "rule")
+        variants = {name: self.check_variants(decl) for name, decl in self.declare(
+            [d for d in decls if isinstance(d, s.Variants)], lambda d: d.name, "variants table").items()}
 
         for clause in clauses.values():
             self.check_clause(clause, clauses)
@@ -127,6 +139,14 @@ class _Checker:
                 self.resolve(ref, clauses, "clause")
             self.check_severity(category.severity, category.span)
         lexicons = {name: self.check_lexicon(decl) for name, decl in lexicon_decls.items()}
+        for lex in lexicons.values():
+            for ref in lex.decl.expand:
+                if ref.text not in variants and ref.text not in BUILTIN_EXPANSIONS:
+                    close = _closest(ref.text, list(variants) + list(BUILTIN_EXPANSIONS))
+                    self.error("E120", f"unknown variants table '{ref.text}'", ref.span,
+                               help=(f"did you mean '{close}'? " if close else "")
+                               + "declare `variants NAME { file \"…\" }`, or use the built-in "
+                               + " or ".join(BUILTIN_EXPANSIONS))
         for lex in lexicons.values():
             for name in lex.suppresses or ():
                 target = lexicons.get(name)
@@ -158,7 +178,34 @@ class _Checker:
         if brake is not None:
             self.check_brake(brake)
         return CheckedPolicy(conventions[0] if conventions else None, clauses, categories, lexicons,
-                             list(rules.values()), self.files, ladder, brake)
+                             list(rules.values()), self.files, ladder, brake, variants)
+
+    def check_variants(self, decl: s.Variants) -> dict[str, tuple[str, ...]]:
+        if decl.name.text in BUILTIN_EXPANSIONS:
+            self.error("E201", f"'{decl.name.text}' is the name of a built-in expansion", decl.name.span,
+                       help="give the variants table another name")
+        if not decl.files:
+            self.error("E205", f"variants table '{decl.name.text}' names no file", decl.name.span,
+                       help='add `file "lexicons/NAME.txt"`: one character, a TAB, its variants, a line')
+        table: dict[str, tuple[str, ...]] = {}
+        for variants_file in decl.files:
+            loaded = self.term_files.get((decl.span.path, variants_file.path))
+            if loaded is None or loaded.text is None:
+                self.error("E402", f"cannot read variants file {variants_file.path!r}: "
+                           f"{loaded.error if loaded else 'not read'}", variants_file.span,
+                           help="paths are relative to the rule file that names them")
+                continue
+            found, problems = parse_variants(loaded.text)
+            lines = loaded.text.split("\n")
+            if loaded.path in self.variant_files_seen:
+                problems = []  # a file two tables read: its problems once
+            self.variant_files_seen.add(loaded.path)
+            for number, problem in problems:
+                self.error("E121", problem, Span(loaded.path, number, 1, number, len(lines[number - 1]) + 1),
+                           help="for example: 傻<TAB>煞 沙 啥")
+            for ch, variants in found.items():
+                table[ch] = tuple(dict.fromkeys(table.get(ch, ()) + variants))
+        return table
 
     def check_brake(self, brake: s.Brake) -> None:
         missing = [name for name, value in (("watch", brake.watch), ("share", brake.share),
@@ -310,6 +357,7 @@ class _Checker:
             if not bad:
                 profile = Profile(resolve_steps([(step.name, step.enabled) for step in decl.normalize]))
         whole_words = self.option(decl.match, MATCH_MODES, "match") != "substring"
+        boundaries = self.option(decl.boundaries, BOUNDARY_MODES, "boundaries") == "dictionary"
         all_hits = self.option(decl.hits, HIT_MODES, "hits") == "all"
         if decl.suppresses is not None and not decl.is_allow:
             self.error("E112", "only an allow list can suppress other lexicons", decl.suppresses[0].span,
@@ -333,7 +381,7 @@ class _Checker:
                 seen[key] = term
         suppresses = tuple(n.text for n in decl.suppresses) if decl.suppresses is not None else None
         return CheckedLexicon(decl, decl.name.text, decl.is_allow, profile, whole_words, all_hits, terms,
-                              suppresses)
+                              suppresses, tuple(ref.text for ref in decl.expand), boundaries)
 
     def option(self, name: s.Name | None, allowed: tuple[str, ...], what: str) -> str | None:
         if name is None:

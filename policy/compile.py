@@ -24,13 +24,16 @@ import ahocorasick
 
 from . import evaluate as ev
 from . import syntax as s
-from .check import CheckedPolicy, compile_regex
-from .normalize import Profile, Table, is_word_char, normalize_with_map, table_for
+from .check import CheckedLexicon, CheckedPolicy, LoadedTerm, compile_regex
+from .normalize import Profile, Table, is_word_char, normalize, normalize_with_map, table_for
 from .prefilter import Requirement, literal_rarity, match_width, required_literals
 from .terms import TermTable, build_table
 from .trigger import Index, KeySignals, Triggers, build_triggers
+from .variants import expand
+from .words import Segmenter, segmenter
+from .words import ordinary as ordinary_words
 
-COMPILER_VERSION = "policy-compiler/9"
+COMPILER_VERSION = "policy-compiler/10"
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ class CompiledPolicy:
     sources: dict[str, str] = field(default_factory=dict)
     """Every rule and term file by path inside the policy: what the ledger keeps per version."""
     brake: CompiledBrake | None = None
+    segmenter: Segmenter | None = None
+    """The frequent words, when some hits must stand as words of their own (:mod:`policy.words`)."""
 
     @functools.cached_property
     def rule_by_id(self) -> dict[str, CompiledRule]:
@@ -189,7 +194,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     profiles: list[Profile] = []
     lexicons: list[CompiledLexicon] = []
     index_of = {name: i for i, name in enumerate(checked.lexicons)}
-    terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, ...]]]] = {}  # key -> rows, by lexicon
+    terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, ...], bool]]] = {}  # key -> rows, by lexicon
     for i, (name, lex) in enumerate(checked.lexicons.items()):
         if lex.profile not in profiles:
             profiles.append(lex.profile)
@@ -204,11 +209,13 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             rows = terms.get(term.key)
             tags = term.tags | lexicon_tags if term.tags else lexicon_tags
             if rows is None:
-                terms[term.key] = [(i, term.text, tags, spaced_pairs(term.text, term.key, table))]
+                terms[term.key] = [(i, term.text, tags, spaced_pairs(term.text, term.key, table), False)]
             elif rows[-1][0] == i:  # Ｂ and b are one term once normalized: one entry, their tags together
-                rows[-1] = (i, rows[-1][1], rows[-1][2] | tags, rows[-1][3])
+                rows[-1] = (i, rows[-1][1], rows[-1][2] | tags, rows[-1][3], False)
             else:
-                rows.append((i, term.text, tags, spaced_pairs(term.text, term.key, table)))
+                rows.append((i, term.text, tags, spaced_pairs(term.text, term.key, table), False))
+        if lex.expand:
+            _add_variants(terms, i, lex, checked, table)
 
     regexes: list = []
     regex_index: dict[s.Regex, int] = {}
@@ -241,7 +248,8 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         scanned |= regex_fields
         if Profile() not in profiles:
             profiles.append(Profile())
-    automaton, key_entries, key_literals = _automaton(terms, normalized_literals, lexicons)
+    bounded = tuple(lex.boundaries for lex in checked.lexicons.values())
+    automaton, key_entries, key_literals = _automaton(terms, normalized_literals, lexicons, bounded)
     triggers = build_triggers([r.condition for r in rules], [lit is not None for lit in literals],
                               _rarity(checked, index_of, literals))
     title = checked.convention.title if checked.convention else "policy"
@@ -257,6 +265,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             a.suppresses is None or lex.index in a.suppresses)}) for lex in lexicons},
         brake=CompiledBrake(checked.brake.watch.amount, checked.brake.share, checked.brake.minimum)
         if checked.brake and checked.brake.watch and checked.brake.share and checked.brake.minimum else None,
+        segmenter=segmenter() if uses_dictionary(checked) else None,
     )
 
 
@@ -376,6 +385,33 @@ def _rarity(checked: CheckedPolicy, index_of: dict[str, int], literals: list) ->
     return rarity
 
 
+def _add_variants(terms: dict, index: int, lex: CheckedLexicon, checked: CheckedPolicy, table: Table) -> None:
+    """The variants of each term of a lexicon that expands (:mod:`policy.variants`), as rows of
+    the term they stand for, minus those that are ordinary words or lie inside one."""
+    tables = [checked.variants[name] for name in lex.expand if name in checked.variants]
+    own = {t.key for t in lex.terms}
+    found: dict[str, tuple[LoadedTerm, frozenset[str], tuple[int, ...]]] = {}
+    lexicon_tags = frozenset(t.text for t in lex.decl.tags)
+    for term in lex.terms:
+        tags = term.tags | lexicon_tags if term.tags else lexicon_tags
+        for key, spaced in expand(term.key, tables, "pinyin" in lex.expand, "initials" in lex.expand,
+                                  lambda text: normalize(text, table)):
+            if key not in own and key not in found:
+                found[key] = (term, tags, spaced)
+    deny_terms = {t.key for other in checked.lexicons.values() if not other.is_allow for t in other.terms}
+    for key in ordinary_words(found.keys() - deny_terms):
+        del found[key]
+    for key, (term, tags, spaced) in found.items():
+        rows = terms.setdefault(key, [])
+        if not rows or rows[-1][0] != index:
+            rows.append((index, term.text, tags, spaced, True))
+
+
+def uses_dictionary(checked: CheckedPolicy) -> bool:
+    """Whether compiling the policy reads the word dictionary (its digest is then part of the version)."""
+    return any(lex.expand or lex.boundaries for lex in checked.lexicons.values())
+
+
 def spaced_pairs(text: str, key: str, table: Table) -> tuple[int, ...]:
     """The positions i of ``key`` where key[i] and key[i+1] are Latin letters or digits that the
     term's own text writes apart (``only fans``, ``roxy-man.ru``)."""
@@ -386,15 +422,16 @@ def spaced_pairs(text: str, key: str, table: Table) -> tuple[int, ...]:
                  and mapped.starts[i + 1] > mapped.end(i))
 
 
-def _automaton(terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, ...]]]], literals: dict[str, int],
-               lexicons: list[CompiledLexicon]):
+def _automaton(terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, ...], bool]]],
+               literals: dict[str, int], lexicons: list[CompiledLexicon], bounded: tuple[bool, ...]):
     """The one automaton over normalized text (lexicon terms and normalized-regex literals) as
     UTF-8 bytes spelled as latin-1, with the term table and literals of each key number."""
     by_bytes = {key.encode("utf-8", "surrogatepass").decode("latin-1"): key for key in terms.keys() | literals.keys()}
     order = sorted(by_bytes)
     keys = [by_bytes[b] for b in order]
     table = build_table(keys, (terms.get(key, ()) for key in keys),
-                        tuple(lex.profile for lex in lexicons), tuple(lex.whole_words for lex in lexicons))
+                        tuple(lex.profile for lex in lexicons), tuple(lex.whole_words for lex in lexicons),
+                        bounded)
     if not order:
         return None, table, ()
     automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)

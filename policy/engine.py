@@ -27,7 +27,7 @@ from typing import Any
 
 from . import syntax as s
 from .check import check
-from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_policy, version_of
+from .compile import COMPILER_VERSION, CompiledPolicy, CompiledRule, compile_policy, uses_dictionary, version_of
 from .diagnostics import Diagnostic, PolicyError
 from .evaluate import ContactHit, Context, FactHit, RegexHit
 from .ladder import Strike, decide
@@ -38,6 +38,7 @@ from .resources import bundled_convention
 from .sources import PolicySources, SourceError, read_policy_files, read_term_files
 from .trigger import present_facts
 from .verdict import ALLOW, REJECT, REVIEW, Evidence, Verdict, Violation
+from .words import dictionary, dictionary_path
 
 DEFAULT_REGEX_TIMEOUT = 0.05
 """Seconds one regex may spend on one field of one post before it is cut off."""
@@ -62,6 +63,8 @@ class Built:
     texts: dict[str, str]
     """Every source text by display path, term files included (for rendering)."""
     compiled: CompiledPolicy | None
+    resources: tuple[str, ...] = ()
+    """Files outside the policy its compiled form depends on (the word dictionary), for the cache."""
 
 
 def build(path: str | Path | None = None) -> Built:
@@ -83,13 +86,27 @@ def build(path: str | Path | None = None) -> Built:
     checked, found = check(files, term_files)
     diagnostics.extend(found)
     compiled = None
+    resources: tuple[str, ...] = ()
     if not any(d.is_error for d in diagnostics):
         hashed = [(sources.relative(p), t) for p, t in sources.texts.items()]
         hashed += [(sources.relative(t.path), t.text or "") for t in term_files.values()]
-        compiled = compile_policy(checked, version_of(hashed))
+        versioned = list(hashed)
+        if uses_dictionary(checked):  # a new dictionary or pinyin table can change what matches
+            versioned.append(("<dictionary>", f"{dictionary().digest} pypinyin {_version('pypinyin')}"))
+            resources = (str(dictionary_path()),)
+        compiled = compile_policy(checked, version_of(versioned))
         compiled = _relative_sources(compiled, sources)
         compiled.sources = dict(sorted(hashed))
-    return Built(sources, files, diagnostics, texts, compiled)
+    return Built(sources, files, diagnostics, texts, compiled, resources)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"
 
 
 def _relative_sources(policy: CompiledPolicy, sources: PolicySources) -> CompiledPolicy:
@@ -135,7 +152,8 @@ def _load_cached(cache_file: Path) -> CompiledPolicy | None:
 
 
 def _store_cached(cache_file: Path, built: Built) -> None:
-    deps = [(str(Path(path).resolve()), _file_hash(path)) for path in built.texts if path not in built.sources.texts]
+    deps = [(str(Path(path).resolve()), _file_hash(path))
+            for path in [*built.texts, *built.resources] if path not in built.sources.texts]
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".policy-")

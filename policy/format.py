@@ -182,8 +182,9 @@ _SIMPLE = {
     "conv_version": "version", "conv_source": "source", "cat_severity": "severity", "lex_file": "file",
     "lex_match": "match", "lex_hits": "hits", "rule_category": "category", "rule_severity": "severity",
     "rule_mode": "mode", "rule_action": "action", "rule_explain": "explain", "rule_sanction": "sanction",
+    "lex_boundaries": "boundaries", "var_file": "file",
 }
-_NAME_LISTS = {"cat_clause": "clause", "lex_suppresses": "suppresses", "rule_clause": "clause",
+_NAME_LISTS = {"cat_clause": "clause", "lex_suppresses": "suppresses", "lex_expand": "expand", "rule_clause": "clause",
                "ladder_clause": "clause"}
 
 

@@ -16,6 +16,7 @@ from itertools import accumulate, chain
 from typing import TYPE_CHECKING, NamedTuple
 
 from .normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
+from .words import REACH, Segmenter
 
 if TYPE_CHECKING:
     from .compile import CompiledPolicy
@@ -142,11 +143,16 @@ def _neighbour_is_word(ch: str, table: Table) -> bool:
     return any(is_word_char(c) for c in table.lookup(ch))
 
 
-def _word_test_failure(entry: TermEntry, a: int, b: int, m: Mapped, text: str, table: Table) -> str | None:
+def _word_test_failure(entry: TermEntry, a: int, b: int, m: Mapped, text: str, table: Table,
+                       segmenter: Segmenter | None = None) -> str | None:
     """Why a raw hit is not a real one, or None when it is."""
     start, end = m.starts[a], m.end(b - 1)
     if b - a > 1 and _SENTENCE_BREAK.search(text, start, end):
         return "spans sentence punctuation"
+    if entry.bounded and segmenter is not None and not entry.key.isascii():
+        word = _ordinary_word(a, b, m, text, segmenter)
+        if word is not None:
+            return f"part of the ordinary word 「{word}」"
     if entry.word_start and start > 0 and _neighbour_is_word(text[start - 1], table):
         return "not a whole word (a letter or digit before it)"
     if entry.word_end and end < len(text) and _neighbour_is_word(text[end], table):
@@ -173,7 +179,7 @@ def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict,
     for a, b, entry in raw:
         table = table_for(policy.profiles[entry.profile])
         m = mapped_text(text, table, mapped, (field, policy.profiles[entry.profile]), normalized)
-        failure = _word_test_failure(entry, a, b, m, text, table)
+        failure = _word_test_failure(entry, a, b, m, text, table, policy.segmenter)
         start, end = m.original_span(a, b)
         if failure is not None:
             if dropped is not None:
@@ -203,6 +209,20 @@ def _refine(policy: CompiledPolicy, field: str, text: str, raw, mapped: dict,
                 dropped.extend((h, "overlapped by a longer hit of its lexicon") for h in hits
                                if h not in by_lexicon[index])
     return by_lexicon
+
+
+def _ordinary_word(a: int, b: int, m: Mapped, text: str, segmenter: Segmenter) -> str | None:
+    """The ordinary word that crosses or contains the hit ``m.text[a:b]``, splitting the text
+    around it (up to :data:`policy.words.REACH` characters, never past sentence punctuation)."""
+    low = a
+    while low > max(0, a - REACH) and not _SENTENCE_BREAK.search(text, m.end(low - 1), m.starts[low]):
+        low -= 1
+    high = b
+    while high < min(len(m.text), b + REACH) and not _SENTENCE_BREAK.search(text, m.end(high - 1), m.starts[high]):
+        high += 1
+    if low == a and high == b:
+        return None
+    return segmenter.crossing_word(m.text, a, b, low, high)
 
 
 class _Covers:

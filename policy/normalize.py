@@ -14,6 +14,8 @@ Deliberate choices (documented in the README):
   applied to each character), so it never changes the text's length;
 - ``numerals`` (一二三/壹贰叁 -> digits) is off by default: it would turn
   ordinary words like 一起 into 1起 and break whole-word digit terms;
+- ``emoji`` reads the emoji people write for a word or a syllable as that word (你🐴 is 你马, to be
+  read as 你妈 by a term's homophones; 🈲 is 禁, ㊙ is 秘); every other emoji stays a separator;
 - ``emoticons`` drops the platforms' emoticon codes (``/汪汪``, ``[捂脸]``, ``[em]e163[/em]``)
   before anything else, like separators: they are written between the characters of a word;
 - ``repeats`` folds a run of three or more identical characters into one
@@ -32,8 +34,8 @@ from itertools import compress
 from pathlib import Path
 from typing import NamedTuple
 
-STEPS = ("width", "case", "traditional", "digits", "numerals", "letters", "confusables", "separators", "emoticons",
-         "repeats")
+STEPS = ("width", "case", "traditional", "digits", "numerals", "letters", "confusables", "emoji", "separators",
+         "emoticons", "repeats")
 DEFAULT_STEPS = frozenset(STEPS) - {"numerals"}
 
 _TABLE_SIZE = 0x20000
@@ -208,6 +210,31 @@ def _confusable(ch: str) -> str:
     return ch
 
 
+_EMOJI = {
+    "🐴": "马", "🐎": "马", "🐶": "狗", "🐕": "狗", "🐩": "狗", "🐔": "鸡", "🐓": "鸡", "🐤": "鸡", "🐥": "鸡",
+    "🐮": "牛", "🐂": "牛", "🐄": "牛", "🦌": "鹿", "🐍": "蛇", "🐷": "猪", "🐖": "猪", "🐽": "猪", "🐭": "鼠",
+    "🐀": "鼠", "🐒": "猴", "🐵": "猴", "🐸": "蛙", "🐟": "鱼", "🐠": "鱼", "🦆": "鸭", "🐢": "龟", "🐑": "羊",
+    "🐐": "羊", "🐺": "狼", "🐯": "虎", "🐅": "虎", "🐉": "龙", "🐲": "龙", "🐰": "兔", "🐇": "兔", "🐱": "猫",
+    "🐈": "猫", "🐻": "熊", "🐦": "鸟", "🐧": "企鹅", "💊": "药", "🔫": "枪", "💩": "屎", "🍆": "茄",
+    "❄": "冰", "🌸": "花", "💰": "钱", "🀄": "中",
+}
+"""Emoji written for a word or syllable (🐴 for 妈 through 马, 🦌 for 撸, 🐍 for 射, 🌸 in 金🌸),
+read as the character they stand for by the ``emoji`` step.  Squared and circled ideographs
+(🈲 禁, 🈶 有, ㊙ 秘) are read by their compatibility form."""
+
+
+def _emoji(ch: str) -> str:
+    found = _EMOJI.get(ch)
+    if found is not None:
+        return found
+    code = ord(ch)
+    if 0x1F200 <= code < 0x1F300 or 0x3280 <= code < 0x32B1:  # 🈲 🈶 🉑, ㊙ ㊣
+        folded = unicodedata.normalize("NFKC", ch)
+        if len(folded) == 1 and "\u4e00" <= folded <= "\u9fff":
+            return folded
+    return ch
+
+
 def _numeral(ch: str) -> str:
     return _NUMERALS.get(ch, ch)
 
@@ -255,7 +282,8 @@ def _candidates() -> set[int]:
     codes.update(range(0xFF00, 0xFFF0))
     codes.update(range(0xA700, 0xA800))
     codes.update(range(0x1D400, 0x1D800))
-    codes.update(range(0x1F100, 0x1F200))
+    codes.update(range(0x1F100, 0x1F300))
+    codes.update(ord(c) for c in _EMOJI)
     codes.update(ord(c) for c in _NUMERALS)
     codes.update(range(0x41, 0x5B))
     return codes
@@ -268,6 +296,7 @@ def _compose(ch: str, steps: frozenset[str]) -> str:
         ("letters", _letters),
         ("digits", _digits),
         ("confusables", _confusable),
+        ("emoji", _emoji),
         ("traditional", lambda c: _traditional_map().get(c, c)),
         ("numerals", _numeral),
         ("case", _case),

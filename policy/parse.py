@@ -29,7 +29,7 @@ from .resources import grammar_path
 MAX_DEPTH = 40
 """Deepest nesting of conditions (parentheses, not, and/or) a rule may use."""
 
-_DECL_START = re.compile(r"^(?:convention|clause|category|lexicon|allow|rule|ladder|brake)\b", re.M)
+_DECL_START = re.compile(r"^(?:convention|clause|category|lexicon|allow|variants|rule|ladder|brake)\b", re.M)
 
 _TOKEN_NAMES = {
     "NAME": "a name",
@@ -279,7 +279,7 @@ class _Build:
         name, *rest = tree.children
         title = self.string(rest.pop(0)) if rest and isinstance(rest[0], Token) else None
         got = self.settings(rest, {"lex_normalize": "once", "lex_match": "once", "lex_hits": "once",
-                                   "lex_suppresses": "once"})
+                                   "lex_suppresses": "once", "lex_expand": "once", "lex_boundaries": "once"})
         terms = []
         for setting in got.get("lex_terms", []):
             for term in setting.children:
@@ -299,8 +299,18 @@ class _Build:
         hits = self.name(got["lex_hits"][0].children[0]) if "lex_hits" in got else None
         suppresses = (tuple(self.names(got["lex_suppresses"][0].children[0]))
                       if "lex_suppresses" in got else None)
+        expand = tuple(self.names(got["lex_expand"][0].children[0])) if "lex_expand" in got else ()
+        boundaries = self.name(got["lex_boundaries"][0].children[0]) if "lex_boundaries" in got else None
         return s.Lexicon(self.name(name), title, is_allow, tuple(terms), files, tags, normalize, match,
-                         hits, suppresses, span=self.span(tree))
+                         hits, suppresses, expand, boundaries, span=self.span(tree))
+
+    def decl_variants(self, tree: Tree) -> s.Variants:
+        name, *rest = tree.children
+        title = self.string(rest.pop(0)) if rest and isinstance(rest[0], Token) else None
+        got = self.settings(rest, {})
+        files = tuple(s.TermFile(self.string(f.children[0]), span=self.span(f.children[0]))
+                      for f in got.get("var_file", []))
+        return s.Variants(self.name(name), title, files, span=self.span(tree))
 
     def decl_allow_list(self, tree: Tree) -> s.Lexicon:
         return self.decl_lexicon(tree, is_allow=True)

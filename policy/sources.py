@@ -70,14 +70,14 @@ def _read_text(file: Path) -> str:
 
 def read_term_files(files: list[s.PolicyFile], read: Callable[[Path], str] | None = None,
                     ) -> dict[tuple[str, str], TermFileText]:
-    """Read every ``file "..."`` a lexicon names, relative to its rule file.  ``read`` gives a
+    """Read every ``file "..."`` a lexicon or variants table names, relative to its rule file.  ``read`` gives a
     file's text or raises SourceError (the default reads the disk; the fuzz tests read memory)."""
     read = read or _read_text
     found: dict[tuple[str, str], TermFileText] = {}
     for policy_file in files:
         folder = Path(policy_file.path).parent
         for decl in policy_file.decls:
-            if not isinstance(decl, s.Lexicon):
+            if not isinstance(decl, (s.Lexicon, s.Variants)):
                 continue
             for term_file in decl.files:
                 key = (policy_file.path, term_file.path)

@@ -196,6 +196,19 @@ class Lexicon(Node):
     match: Name | None = None
     hits: Name | None = None
     suppresses: tuple[Name, ...] | None = None
+    expand: tuple[Name, ...] = ()
+    """Variants tables (and ``pinyin``, ``initials``) whose variants of each term match too."""
+    boundaries: Name | None = None
+    """``dictionary``: a hit inside or across an ordinary word of the dictionary is not a hit."""
+
+
+@dataclass(frozen=True)
+class Variants(Node):
+    """A table of character variants (homophones, split characters, look-alikes) in term files."""
+
+    name: Name
+    title: str | None = None
+    files: tuple[TermFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,7 +302,7 @@ class Brake(Node):
     minimum: int | None = None
 
 
-Decl = Convention | Clause | Category | Lexicon | Rule | Ladder | Brake
+Decl = Convention | Clause | Category | Lexicon | Variants | Rule | Ladder | Brake
 
 
 @dataclass(frozen=True)

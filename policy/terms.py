@@ -29,6 +29,9 @@ class TermEntry:
     word_end: bool
     latin_pairs: tuple[int, ...]
     """Positions i in the key where key[i] and key[i+1] are both Latin/digits."""
+    bounded: bool = False
+    """A hit must stand as a word of its own in the text (a variant, or a lexicon with
+    ``boundaries dictionary``): see :mod:`policy.words`."""
     spaced: tuple[int, ...] = ()
     """The latin pairs the term itself writes apart (``only fans``, ``roxy-man.ru``): a post may
     write them apart or together, so a gap there never counts as a partly spaced-out word."""
@@ -53,6 +56,10 @@ class TermColumns:
     """Per lexicon, its normalization profile."""
     whole_words: tuple[bool, ...]
     """Per lexicon, whether Latin terms match whole words only."""
+    bounded: tuple[bool, ...] = ()
+    """Per lexicon, whether its hits must stand as words of their own."""
+    variants: frozenset[int] = frozenset()
+    """The rows that are variants of a term (their hits must stand as words of their own)."""
 
 
 class TermTable(dict):
@@ -82,12 +89,13 @@ def _entry(c: TermColumns, row: int, key: str) -> TermEntry:
         word_start=whole and is_word_char(key[0]), word_end=whole and is_word_char(key[-1]),
         latin_pairs=tuple(j for j in range(len(key) - 1) if is_word_char(key[j]) and is_word_char(key[j + 1])),
         spaced=c.spaced.get(row, ()),
+        bounded=row in c.variants or (lexicon < len(c.bounded) and c.bounded[lexicon]),
     )
 
 
-def build_table(keys: list[str], rows: Iterable[Sequence[tuple[int, str, frozenset[str], tuple[int, ...]]]],
-                profiles: tuple[int, ...], whole_words: tuple[bool, ...]) -> TermTable:
-    """``rows[k]``: (lexicon, text, tags, spaced latin pairs) of each lexicon holding key k."""
+def build_table(keys: list[str], rows: Iterable[Sequence[tuple[int, str, frozenset[str], tuple[int, ...], bool]]],
+                profiles: tuple[int, ...], whole_words: tuple[bool, ...], bounded: tuple[bool, ...] = ()) -> TermTable:
+    """``rows[k]``: (lexicon, text, tags, spaced latin pairs, is a variant) of each lexicon holding key k."""
     key_starts = array("I", [0])
     row_starts = array("I", [0])
     lexicon_column = array("I")
@@ -95,9 +103,12 @@ def build_table(keys: list[str], rows: Iterable[Sequence[tuple[int, str, frozens
     tag_index: dict[frozenset[str], int] = {}
     texts: dict[int, str] = {}
     spaced: dict[int, tuple[int, ...]] = {}
+    variants: set[int] = set()
     for key, key_rows in zip(keys, rows, strict=True):
         key_starts.append(key_starts[-1] + len(key))
-        for lexicon, text, tags, gaps in key_rows:
+        for lexicon, text, tags, gaps, variant in key_rows:
+            if variant:
+                variants.add(len(lexicon_column))
             if text != key:
                 texts[len(lexicon_column)] = text
             if gaps:
@@ -106,4 +117,4 @@ def build_table(keys: list[str], rows: Iterable[Sequence[tuple[int, str, frozens
             tag_column.append(tag_index.setdefault(tags, len(tag_index)))
         row_starts.append(len(lexicon_column))
     return TermTable(TermColumns("".join(keys), key_starts, row_starts, lexicon_column, tag_column,
-                                 tuple(tag_index), texts, spaced, profiles, whole_words))
+                                 tuple(tag_index), texts, spaced, profiles, whole_words, bounded, frozenset(variants)))

@@ -27,6 +27,7 @@ def test_each_step_undoes_its_disguise():
     assert n("什麼著名") == "什么著名"  # 么 and 著 are simplified already: never folded further
     assert n("①⑨９") == "199"  # digits
     assert n("Ⓕ𝐔𝕔🅺") == "fuck"  # enclosed and styled letters
+    assert n("你🐴🈲㊙金🌸") == "你马禁秘金花"  # emoji written for words and syllables
     assert n("⒮⒝⒡⒰⒞⒦") == "sbfuck"  # parenthesized letters (U+249C-24B5) are letters, not symbols
     assert n("саsh") == "cash"  # Cyrillic look-alikes
     assert n("fúck") == "fuck"  # diacritics
