@@ -7,6 +7,8 @@ steps, term expansions, word boundaries, contacts) have their property tests bes
 import pytest
 
 from policy import Engine
+from policy.explain import explain, render
+from policy.post import Post
 
 POLICY = """
 clause 一 "总则"
@@ -60,3 +62,25 @@ def test_an_emoticon_code_is_not_read_as_a_short_domain(bundled):
     assert bundled.check("我是[em]e163[/em]vip会员，今天签到了").decision == "allow"
     assert bundled.check("我是[em]e163[/em]vip会员[em]e400823[/em]").decision == "allow"
 
+
+
+@pytest.mark.parametrize("text, rule, term, word", [
+    ("这个方案能满足交通需求", "porn.explicit", "足交", "满足"),
+    ("蛋白粉每天吃30克就够了", "illegal.drugs.trade", "白粉", "蛋白"),
+    ("印度支那半岛的历史", "illegal.political.insult", "支那", "印度支那"),
+])
+def test_a_term_across_or_inside_an_ordinary_word_does_not_fire(bundled, text, rule, term, word):
+    # these rejected or queued innocent posts; the lexicons now ask the dictionary for word boundaries
+    assert bundled.check(text).decision == "allow"
+    reasons = render(explain(bundled, rule, Post.of(text)))
+    assert f"term '{term}': part of the ordinary word 「{word}」" in reasons
+
+
+@pytest.mark.parametrize("text", ["喜欢足交的私我", "卖白粉，一克三百", "支那人就是这样"])
+def test_the_same_terms_still_fire_as_words_of_their_own(bundled, text):
+    assert bundled.check(text).decision != "allow"
+
+
+@pytest.mark.parametrize("text", ["黄油饼干烤十五分钟就好", "商场里的老虎机玩具，孩子玩了一下午", "她在学木琴"])
+def test_ordinary_words_that_are_also_slang_need_a_second_signal(bundled, text):
+    assert bundled.check(text).decision == "allow"
