@@ -8,7 +8,7 @@ A lexicon opts in with ``expand TABLE, …``: each term also matches
 - with ``pinyin``, its toneless pinyin (shabi, also written sha bi);
 - with ``initials``, the first letters of its syllables when it has three or more (nmsl, cnm:
   two letters are too often something else), and a character's initial in place of the
-  character (傻b).
+  character (傻b; in a two-character term only the last: j人 is not 贱人).
 
 A variant is matched under the lexicon's normalization like any term, and reported as the term
 it stands for (``term`` 傻逼, ``normalized`` 煞笔).  The compiler drops variants that are
@@ -27,7 +27,12 @@ from .normalize import is_word_char
 BUILTIN = ("pinyin", "initials")
 """Expansions that need no table."""
 MAX_SUBSTITUTIONS = 2
-"""Characters of a term replaced at once by table variants (more would match too much)."""
+"""Characters of a term replaced at once by table variants (more would match too much); one
+character of the term always stays as written (出声 is no 畜生: with both characters replaced a
+variant is a guess at a sound, not a disguise of the term; 煞笔 and the like are terms of their
+own where a lexicon wants them)."""
+MIN_PINYIN = 2
+"""Syllables a term needs before its pinyin stands for it (bi, cao alone are ordinary Latin)."""
 MAX_VARIANTS = 64
 """Variants kept per term, fewest substitutions first."""
 MIN_INITIALS = 3
@@ -89,7 +94,7 @@ def expand(key: str, tables: Sequence[Table], pinyin: bool, initials: bool,
         if text and text != key and text not in out:
             out[text] = tuple(free)
 
-    if syllables is not None and pinyin:
+    if syllables is not None and pinyin and len(key) >= MIN_PINYIN:
         add(syllables, [True] * len(key))
     if syllables is not None and initials and len(key) >= MIN_INITIALS:
         add([s[0] for s in syllables], [False] * len(key))  # initials are one word: n m s l or nmsl
@@ -101,10 +106,10 @@ def expand(key: str, tables: Sequence[Table], pinyin: bool, initials: bool,
                 normalized = normalize(variant)
                 if normalized and normalized != ch:
                     found[normalized] = None
-        if initials and syllables is not None:
-            found[syllables[i][0]] = None
+        if initials and syllables is not None and (len(key) >= MIN_INITIALS or i == len(key) - 1):
+            found[syllables[i][0]] = None  # 傻b, s全家; but not j人 for 贱人 (J人 is a personality type)
         options.append(list(found))
-    for count in range(1, MAX_SUBSTITUTIONS + 1):
+    for count in range(1, min(MAX_SUBSTITUTIONS, len(key) - 1) + 1):
         for positions in itertools.combinations([i for i, o in enumerate(options) if o], count):
             for choice in itertools.product(*(options[i] for i in positions)):
                 if len(out) >= MAX_VARIANTS:

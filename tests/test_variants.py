@@ -42,14 +42,16 @@ def test_a_term_expands_to_its_homophones_pinyin_and_initials():
     assert {"nimasile", "nmsl", "你马死了", "尼妈死了", "你马四了"} <= found.keys()
     assert "尼马四了" not in found  # at most two characters replaced at once
     assert found["nimasile"] == (1, 3, 5)  # the syllables may be written apart: ni ma si le
-    assert "sb" not in dict(expand("傻逼", [table], True, True, norm))  # two letters are too often something else
+    two = dict(expand("傻逼", [table], True, True, norm))
+    assert "sb" not in two  # two letters are too often something else
+    assert "煞笔" not in two and "傻b" in two  # one character always stays as written (出声 is no 畜生)
     assert len(expand("你妈死了你妈死了", [table], True, True, norm)) <= MAX_VARIANTS
 
 
 @pytest.mark.parametrize("text, evidence", [
-    ("你是煞笔吧", "煞笔"), ("你是沙比吧", "沙比"), ("你是shabi", "shabi"), ("你是 sha bi", "sha bi"),
+    ("你是煞逼吧", "煞逼"), ("你是傻比吧", "傻比"), ("你是shabi", "shabi"), ("你是 sha bi", "sha bi"),
     ("傻b了吧", "傻b"), ("nmsl", "nmsl"), ("你🐴死了", "你🐴死了"), ("你妈四了", "你妈四了"), ("草你妈", "草你妈"),
-    ("煞 @ 笔", "煞 @ 笔"),
+    ("煞 @ 逼", "煞 @ 逼"),
 ])
 def test_a_disguised_term_is_found_and_reported_as_the_term_at_its_original_characters(engine, text, evidence):
     verdict = engine.check(text)
@@ -65,7 +67,7 @@ def test_a_term_or_variant_inside_or_across_an_ordinary_word_is_no_hit(engine, t
     assert engine.check(text).decision == "allow", engine.check(text).to_json()
 
 
-@pytest.mark.parametrize("text", ["喜欢足交", "卖白粉的被抓了", "女昌妓", "你就是个煞笔"])
+@pytest.mark.parametrize("text", ["喜欢足交", "卖白粉的被抓了", "女昌妓", "你就是个煞逼"])
 def test_the_same_terms_stand_where_they_are_words_of_their_own(engine, text):
     assert engine.check(text).decision == "reject", text
 
@@ -75,7 +77,7 @@ def test_explain_names_the_ordinary_word_that_took_the_hit(engine):
     assert "near miss 「足交」 at 1–3, term '足交': part of the ordinary word 「满足」" in text
 
 
-DISGUISES = st.sampled_from(["煞笔", "沙比", "傻b", "shabi", "你马死了", "nmsl", "草你妈"])
+DISGUISES = st.sampled_from(["煞逼", "傻比", "傻b", "shabi", "你马死了", "nmsl", "草你妈"])
 FILLER = st.text("今天天气很好我们去公园玩吧，。", max_size=10)
 
 
