@@ -57,8 +57,9 @@ _SEP = r"[:/._+-]{0,3}"
 _TLDS = ("com|cn|net|org|top|vip|xyz|cc|me|io|link|app|site|club|shop|info|biz|tv|pw|bid|us|ru|co|wang|ink|fun|"
          "icu|live|online|store|tk|ml|ga|la|hk|tw|win|bet|asia|life|work|xin|ren|pro|mobi|group|games|game|casino")
 _PATTERN = re.compile(
-    # a cue word, then the address; cues first, so that 微信13812345678 is a WeChat id, not a bare phone
-    rf"(?:(?:加|\+)?(?:微信|威信|薇信|维信|徽信|唯信|v信|vx|wx|weixin|wechat|卫星|绿泡泡)|(?:加|\+)(?:微|v))"
+    # a cue word, then the address; cues first, so that 微信13812345678 is a WeChat id, not a bare phone;
+    # 薇❤信 reads 薇信信 (the heart is 信)
+    rf"(?:(?:加|\+)?(?:(?:微|威|薇|维|徽|唯|v)信信?|vx|wx|weixin|wechat|卫星|绿泡泡)|(?:加|\+)(?:微|v))"
     rf"(?:号码|号|id)?(?:是|为)?{_SEP}"
     r"(?P<wechat>[a-z][a-z0-9_-]{5,19}|[0-9]{5,12})(?![a-z0-9_])"
     rf"|(?:qq|扣扣|抠抠|蔻蔻|叩叩|企鹅|球球|扣群|群号|q)(?:号码|号|群)?(?:是|为)?{_SEP}(?P<qq>[1-9][0-9]{{4,10}})(?![0-9])"

@@ -149,9 +149,16 @@ def segmenter() -> Segmenter:
     return Segmenter.from_dictionary(dictionary())
 
 
+@functools.lru_cache(maxsize=1)
+def _frequent_words() -> tuple[str, ...]:
+    """The words at least :data:`CONTEXT_FREQUENCY` frequent, most frequent first."""
+    d = dictionary()
+    ranked = sorted(((f, w) for w, f in d.freq.items() if f >= CONTEXT_FREQUENCY), key=lambda fw: (-fw[0], fw[1]))
+    return tuple(w for _, w in ranked)
+
+
 def _containing(keys: Iterable[str]) -> dict[str, list[str]]:
     """Per key, the frequent words that contain it and are longer, most frequent first."""
-    d = dictionary()
     automaton = ahocorasick.Automaton()
     for key in keys:
         automaton.add_word(key, key)
@@ -159,9 +166,7 @@ def _containing(keys: Iterable[str]) -> dict[str, list[str]]:
     if not len(automaton):
         return found
     automaton.make_automaton()
-    for word, f in sorted(d.freq.items(), key=lambda item: (-item[1], item[0])):
-        if f < CONTEXT_FREQUENCY:
-            break
+    for word in _frequent_words():
         for _, key in automaton.iter(word):
             if key != word and word not in found.get(key, ()):
                 found.setdefault(key, []).append(word)

@@ -113,3 +113,8 @@ def test_a_rule_reads_contacts_and_the_contact_is_evidence(tmp_path):
     # the same number twice is one contact; two kinds of contact are two
     assert engine.check("电话13812345678，再打13812345678").decision == "allow"
     assert engine.check("电话一三八一二三四五六七八 或 扣扣 2837465519").decision == "review"
+
+
+def test_a_heart_between_the_cue_characters_is_still_a_wechat_cue():
+    # 薇❤信: the heart reads 信 (for V❤), so the cue is 薇信信
+    assert [(c.kind, c.value) for c in find_contacts("加 薇❤信 abc12345 领福利")] == [("wechat", "abc12345")]
