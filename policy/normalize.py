@@ -216,12 +216,13 @@ _EMOJI = {
     "🐀": "鼠", "🐒": "猴", "🐵": "猴", "🐸": "蛙", "🐟": "鱼", "🐠": "鱼", "🦆": "鸭", "🐢": "龟", "🐑": "羊",
     "🐐": "羊", "🐺": "狼", "🐯": "虎", "🐅": "虎", "🐉": "龙", "🐲": "龙", "🐰": "兔", "🐇": "兔", "🐱": "猫",
     "🐈": "猫", "🐻": "熊", "🐦": "鸟", "🐧": "企鹅", "💊": "药", "🔫": "枪", "💩": "屎", "🍆": "茄",
-    "❄": "冰", "🌸": "花", "🀄": "中",
+    "❄": "冰", "🌸": "花", "🀄": "中", "🫘": "豆", "🍠": "红薯", "🥚": "蛋",
 }
-"""Emoji written for a word or syllable (🐴 for 妈 through 马, 🦌 for 撸, 🐍 for 射, 🌸 in 金🌸),
-read as the character they stand for by the ``emoji`` step.  Squared and circled ideographs
-(🈲 禁, 🈶 有, ㊙ 秘) are read by their compatibility form.  Emoji that posts mostly use as decoration (🔥 🌿 💰,
-as in 躺💰赚 or 💰日赚500) stay separators."""
+"""Emoji written for a word or syllable (🐴 for 妈 through 马, 🦌 for 撸, 🐍 for 射, 🌸 in 金🌸,
+🫘音 for 抖音 through 豆, 🍠 for 小红书 through 红薯), read as the character they stand for by
+the ``emoji`` step.  Squared and circled ideographs (🈲 禁, 🈶 有, ㊙ 秘) are read by their
+compatibility form.  Emoji that posts mostly use as decoration (🔥 🌿 💰, as in 躺💰赚 or
+💰日赚500) stay separators."""
 
 
 def _emoji(ch: str) -> str:

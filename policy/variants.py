@@ -5,7 +5,8 @@ A lexicon opts in with ``expand TABLE, …``: each term also matches
 - its variants from the policy's ``variants`` tables: a character replaced by a listed homophone
   (傻逼 -> 煞笔, 傻比), its split form (娼 -> 女昌) or a look-alike, at most
   :data:`MAX_SUBSTITUTIONS` characters at a time;
-- with ``pinyin``, its toneless pinyin (shabi, also written sha bi);
+- with ``pinyin``, its toneless pinyin (shabi, also written sha bi), and one character's syllable
+  in place of the character (代fa; in a two-character term only the last, like initials);
 - with ``initials``, the first letters of its syllables when it has three or more (nmsl, cnm:
   two letters are too often something else), and a character's initial in place of the
   character (傻b; in a two-character term only the last: j人 is not 贱人).
@@ -106,8 +107,11 @@ def expand(key: str, tables: Sequence[Table], pinyin: bool, initials: bool,
                 normalized = normalize(variant)
                 if normalized and normalized != ch:
                     found[normalized] = None
-        if initials and syllables is not None and (len(key) >= MIN_INITIALS or i == len(key) - 1):
-            found[syllables[i][0]] = None  # 傻b, s全家; but not j人 for 贱人 (J人 is a personality type)
+        if syllables is not None and (len(key) >= MIN_INITIALS or i == len(key) - 1):
+            if pinyin:
+                found[syllables[i]] = None  # 代fa, 傻bi: one syllable spelled out
+            if initials:
+                found[syllables[i][0]] = None  # 傻b, s全家; but not j人 for 贱人 (J人 is a personality type)
         options.append(list(found))
     for count in range(1, min(MAX_SUBSTITUTIONS, len(key) - 1) + 1):
         for positions in itertools.combinations([i for i, o in enumerate(options) if o], count):

@@ -28,6 +28,7 @@ def test_each_step_undoes_its_disguise():
     assert n("①⑨９") == "199"  # digits
     assert n("Ⓕ𝐔𝕔🅺") == "fuck"  # enclosed and styled letters
     assert n("你🐴🈲㊙金🌸") == "你马禁秘金花"  # emoji written for words and syllables
+    assert n("🫘音 小🍠 补🥚") == "豆音小红薯补蛋"  # platform nicknames: 抖音 through 豆, 小红书 through 红薯
     assert n("⒮⒝⒡⒰⒞⒦") == "sbfuck"  # parenthesized letters (U+249C-24B5) are letters, not symbols
     assert n("саsh") == "cash"  # Cyrillic look-alikes
     assert n("fúck") == "fuck"  # diacritics

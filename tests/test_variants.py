@@ -46,6 +46,9 @@ def test_a_term_expands_to_its_homophones_pinyin_and_initials():
     assert "sb" not in two  # two letters are too often something else
     assert "煞笔" not in two and "傻b" in two  # one character always stays as written (出声 is no 畜生)
     assert len(expand("你妈死了你妈死了", [table], True, True, norm)) <= MAX_VARIANTS
+    assert "傻bi" in two and "shab" not in two and "sha逼" not in two  # one syllable spelled out: the last of two
+    assert "代fa" in dict(expand("代发", [], True, False, norm))
+    assert "代fa" not in dict(expand("代发", [], False, True, norm))  # spelled syllables come with pinyin
 
 
 @pytest.mark.parametrize("text, evidence", [
