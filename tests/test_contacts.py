@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy import Engine
-from policy.contacts import find_contacts
+from policy.contacts import contact_table, contacts_in, find_contacts
+from policy.normalize import normalize_with_map
 
 from .conftest import write_policy
 
@@ -118,3 +119,16 @@ def test_a_rule_reads_contacts_and_the_contact_is_evidence(tmp_path):
 def test_a_heart_between_the_cue_characters_is_still_a_wechat_cue():
     # 薇❤信: the heart reads 信 (for V❤), so the cue is 薇信信
     assert [(c.kind, c.value) for c in find_contacts("加 薇❤信 abc12345 领福利")] == [("wechat", "abc12345")]
+
+
+_CONTACTISH = "微信vxVX薇❤扣扣qQ企鹅纸飞机电话一二三四五六七八九幺①②③0123456789abcxyz@._-点。 ，的了是我你"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["扣扣", "电话", "微信", "一三八", "①②③", "0", "12", "345", "-", ".", "@",
+                                 "a", "qq", "点", "。", "的", "你"]) | st.text(_CONTACTISH, max_size=3),
+                max_size=16).map("".join))
+def test_the_quick_gate_never_hides_a_contact(text):
+    """find_contacts skips the offset map when a text cannot hold a contact; what it finds is
+    what the full scan finds."""
+    assert find_contacts(text) == contacts_in(normalize_with_map(text, contact_table()), text)
