@@ -35,10 +35,10 @@ import regex
 
 from policy import Engine, Post
 from policy.engine import build
-from policy.evaluate import Context
-from policy.match import raw_scan
-from policy.normalize import DEFAULT_PROFILE, normalize, table_for
-from policy.resources import bundled_convention
+from policy.lang.resources import bundled_convention
+from policy.runtime.evaluate import Context
+from policy.runtime.match import raw_scan
+from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 
 DEFAULT_DATA = Path("/work/shared/data")
 HOUBB = Path("lexicons/houbb/sensitive_word_dict.txt")

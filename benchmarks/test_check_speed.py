@@ -7,7 +7,7 @@ Run with ``make bench``; never part of ``make test`` (pytest is invoked with
 import pytest
 
 from policy import Engine
-from policy.normalize import DEFAULT_PROFILE, normalize, table_for
+from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 
 CLEAN = "今天去看了那部电影，感觉还不错，就是结尾有点仓促。演员的表现都很好，推荐大家去看看！周末有空的话可以一起约。"
 ABUSIVE = "楼上的你就是个傻@逼，脑子有问题吧，赶紧滚出去，别在这里丢人现眼了，真是服了你这种人。"

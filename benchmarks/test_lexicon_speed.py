@@ -23,7 +23,7 @@ from benchmarks.compare import (
 )
 from policy import Engine
 from policy.engine import build
-from policy.normalize import DEFAULT_PROFILE, normalize, table_for
+from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 
 TERMS = 64_420
 SIDE_TERMS = 10_000

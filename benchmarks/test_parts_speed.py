@@ -14,8 +14,8 @@ from benchmarks.compare import SEED, encoded, generated_text, strong_abuse_terms
 from benchmarks.compare import _convention_chars as convention_chars
 from policy import Engine
 from policy.engine import build
-from policy.match import raw_scan
-from policy.normalize import DEFAULT_PROFILE, normalize, table_for
+from policy.runtime.match import raw_scan
+from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 
 BATCH = 20
 

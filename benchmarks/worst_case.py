@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from policy import Engine
-from policy.engine import DEFAULT_MAX_CHARS, DEFAULT_REGEX_BUDGET
+from policy.engine.pipeline import DEFAULT_MAX_CHARS, DEFAULT_REGEX_BUDGET
 
 
 def cases(engine: Engine, chars: int, seed: int = 7) -> dict[str, str]:

@@ -6,10 +6,11 @@
     print(verdict.decision, verdict.to_json())
 """
 
-from .diagnostics import Diagnostic, PolicyError
-from .engine import Engine, build, load
-from .post import Post, PostError
-from .sources import SourceError
-from .verdict import Verdict
+from policy.compiler.build import build
+from policy.engine.pipeline import Engine, load
+from policy.lang.diagnostics import Diagnostic, PolicyError
+from policy.lang.sources import SourceError
+from policy.model.post import Post, PostError
+from policy.model.verdict import Verdict
 
 __all__ = ["Engine", "Post", "PostError", "PolicyError", "SourceError", "Diagnostic", "Verdict", "build", "load"]

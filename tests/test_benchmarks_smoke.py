@@ -113,7 +113,7 @@ def test_the_ab_comparison_times_a_tree_in_a_fresh_process(tmp_path, capsys):
 
 def test_the_floor_makes_the_automaton_calls_check_makes():
     from policy import Engine
-    from policy.match import raw_scan
+    from policy.runtime.match import raw_scan
 
     engine = Engine.load()
     text = "加我微信 abc123，傻逼 http://t.cn/xyz"

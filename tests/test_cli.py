@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from policy.cli import main
-from policy.measure import Split
+from policy.tools.measure import Split
 
 from .conftest import write_policy
 

@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy import Engine
-from policy.contacts import contact_table, contacts_in, find_contacts
-from policy.normalize import normalize_with_map
+from policy.text.contacts import contact_table, contacts_in, find_contacts
+from policy.text.normalize import normalize_with_map
 
 from .conftest import write_policy
 

@@ -4,7 +4,7 @@ import pytest
 
 from policy import Engine
 from policy.engine import build
-from policy.examples import run_examples
+from policy.tools.examples import run_examples
 
 BUILT = build()
 assert BUILT.compiled is not None, "the bundled convention has errors: run `policy lint`"

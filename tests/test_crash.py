@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-import policy.cli
-import policy.cli_ledger
+import policy.cli.commands
+import policy.cli.ledger
 from policy import Engine, Post
 from policy.cli import main
 from policy.store import LedgerError, SqliteLedger
@@ -331,8 +331,8 @@ def test_a_full_disk_through_the_cli_is_a_message_and_exit_2(tmp_path, monkeypat
     monkeypatch.setenv("POLICY_DB", str(path))
     assert main(["reviewer", "add", "alice"]) == 0
     full = partial(SqliteLedger, max_page_count=pages(path) + 8)  # what a nearly full disk leaves
-    monkeypatch.setattr(policy.cli, "SqliteLedger", full)
-    monkeypatch.setattr(policy.cli_ledger, "SqliteLedger", full)
+    monkeypatch.setattr(policy.cli.commands, "SqliteLedger", full)
+    monkeypatch.setattr(policy.cli.ledger, "SqliteLedger", full)
     capsys.readouterr()
 
     code = main(["scan", "--policy", policy_dir, "--format", "json", str(posts)])

@@ -7,8 +7,8 @@ steps, term expansions, word boundaries, contacts) have their property tests bes
 import pytest
 
 from policy import Engine
-from policy.explain import explain, render
-from policy.post import Post
+from policy.model.post import Post
+from policy.tools.explain import explain, render
 
 POLICY = """
 clause 一 "总则"

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from policy import Engine, PolicyError, Post, PostError
-from policy.verdict import SCHEMA
+from policy.model.verdict import SCHEMA
 
 RULES = """
 lexicon abuse "谩骂用语" { terms "傻逼" "脑残" "sb" }
@@ -239,7 +239,7 @@ def test_two_policy_folders_never_share_a_cache_entry(make_engine, tmp_path):
 DETERMINISM_SCRIPT = """
 import re, sys
 from policy import Engine
-from policy.ladder import Strike
+from policy.model.sanction import Strike
 from datetime import datetime, timezone
 engine = Engine.load()
 at = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
@@ -267,8 +267,8 @@ def test_the_bundled_convention_gives_byte_identical_verdicts_across_processes_a
 
 
 def test_every_placeholder_of_an_explanation_is_filled_in(make_engine):
-    from policy.check import PLACEHOLDERS
-    from policy.engine import _PLACEHOLDER_VALUES
+    from policy.engine.pipeline import _PLACEHOLDER_VALUES
+    from policy.lang.check import PLACEHOLDERS
 
     assert set(PLACEHOLDERS) == set(_PLACEHOLDER_VALUES)  # what the checker accepts, the engine fills
     engine = make_engine("""

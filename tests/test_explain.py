@@ -6,7 +6,7 @@ import pytest
 
 from policy import Post
 from policy.cli import main
-from policy.explain import UnknownRule, explain
+from policy.tools.explain import UnknownRule, explain
 
 from .conftest import write_policy
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy import format as fmt
-from policy.diagnostics import _display_width
-from policy.format import FormatError, FormatInternalError, comment_texts, format_source
-from policy.parse import parse
+from policy.lang import format as fmt
+from policy.lang.diagnostics import _display_width
+from policy.lang.format import FormatError, FormatInternalError, comment_texts, format_source
+from policy.lang.parse import parse
 
 HERE = Path(__file__).parent / "format"
 CASES = sorted(p.stem for p in HERE.glob("*.policy"))

@@ -36,16 +36,17 @@ from pathlib import Path
 import pytest
 
 import policy
-from policy import syntax as s
-from policy.check import TermFileText, check
-from policy.compile import CompiledPolicy, compile_policy, version_of
-from policy.diagnostics import ERROR, WARNING, Diagnostic
+from policy.compiler.compile import compile_policy, version_of
+from policy.compiler.compiled import CompiledPolicy
 from policy.engine import Engine, build
-from policy.ladder import Strike
-from policy.normalize import STEPS
-from policy.parse import MAX_DEPTH, parse
-from policy.resources import bundled_convention
-from policy.sources import PolicySources, SourceError, read_term_files
+from policy.lang import syntax as s
+from policy.lang.check import TermFileText, check
+from policy.lang.diagnostics import ERROR, WARNING, Diagnostic
+from policy.lang.parse import MAX_DEPTH, parse
+from policy.lang.resources import bundled_convention
+from policy.lang.sources import PolicySources, SourceError, read_term_files
+from policy.model.sanction import Strike
+from policy.text.normalize import STEPS
 
 from .conftest import HEADER, write_policy
 
@@ -58,7 +59,7 @@ LEXICON_FILES: dict[str, str] = {f"lexicons/{p.name}": p.read_text(encoding="utf
 def _known_codes() -> frozenset[str]:
     """Every diagnostic code the package can emit (the README's table lists them)."""
     found: set[str] = set()
-    for file in Path(policy.__file__).parent.glob("*.py"):
+    for file in Path(policy.__file__).parent.rglob("*.py"):
         found.update(re.findall(r"""["']([EW]\d{3})["']""", file.read_text(encoding="utf-8")))
     return frozenset(found)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.ladder import Strike
+from policy.model.sanction import Strike
 
 from .conftest import write_policy
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from policy.live import LiveEngine
+from policy.engine.live import LiveEngine
 
 from .conftest import write_policy
 

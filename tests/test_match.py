@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy import Engine, Post
-from policy.evaluate import Context, Near
-from policy.normalize import DEFAULT_PROFILE, normalize, normalize_with_map, table_for
+from policy.compiler.conditions import Near
+from policy.runtime.evaluate import Context
+from policy.text.normalize import DEFAULT_PROFILE, normalize, normalize_with_map, table_for
 
 from .conftest import write_policy
 

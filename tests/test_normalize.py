@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.normalize import (
+from policy.text.normalize import (
     DEFAULT_PROFILE,
     STEPS,
     Profile,

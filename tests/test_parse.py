@@ -7,10 +7,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy import syntax as s
-from policy.check import check
-from policy.parse import MAX_DEPTH, parse
-from policy.resources import bundled_convention
+from policy.lang import syntax as s
+from policy.lang.check import check
+from policy.lang.parse import MAX_DEPTH, parse
+from policy.lang.resources import bundled_convention
 
 
 def test_a_rule_parses_into_typed_nodes():

@@ -5,7 +5,7 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.prefilter import literal_rarity, needs_casefold, required_literals
+from policy.compiler.prefilter import literal_rarity, needs_casefold, required_literals
 
 ATOMS = ["微信", "vx", "加", "q", "Q", "[0-9]", r"\d", ".", "[a-z]", "x", "傻", "逼", r"\s", "[加q]", r"\p{Han}",
          "[a-c]", "(?<!x)", "(?=q)", "[微薇]",

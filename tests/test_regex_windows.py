@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy import Engine, Post
-from policy.evaluate import Context
-from policy.prefilter import match_width
+from policy.compiler.prefilter import match_width
+from policy.runtime.evaluate import Context
 
 BUNDLED = Engine.load()
 WHOLE = dataclasses.replace(BUNDLED.policy, prefilter=dataclasses.replace(BUNDLED.policy.prefilter, windows=()))

@@ -4,8 +4,8 @@ import json
 
 from policy import Engine, Post
 from policy.cli import main
-from policy.replay import replay
 from policy.store import SqliteLedger
+from policy.tools.replay import replay
 
 from .conftest import write_policy
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy import Engine, Post
-from policy.evaluate import Context
+from policy.runtime.evaluate import Context
 
 RULES = """
 lexicon group { terms "河南人" "女人" }

@@ -6,12 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy import Engine
-from policy import syntax as s
 from policy.engine import build
-from policy.explain import explain, render
-from policy.normalize import DEFAULT_PROFILE, normalize, table_for
-from policy.post import Post
-from policy.variants import MAX_VARIANTS, expand, parse_table
+from policy.lang import syntax as s
+from policy.model.post import Post
+from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
+from policy.text.variants import MAX_VARIANTS, expand, parse_table
+from policy.tools.explain import explain, render
 
 from .conftest import write_policy
 

@@ -1,0 +1,1 @@
+"""The policy language: syntax tree, parser, checker, diagnostics, formatter, and reading the files."""
