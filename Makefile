@@ -17,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check policy tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/policy lint conventions
 	$(BIN)/policy fmt --check conventions
 	$(BIN)/policy test conventions

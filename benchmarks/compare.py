@@ -815,7 +815,7 @@ def render(results: dict) -> str:
 
     lines += ["## Parts", "",
               "Each part on its own, median / p99 µs per post. *normalize*: "
-              "`normalize(text, table_for(DEFAULT_PROFILE))`; *raw_scan*: `policy.match.raw_scan` "
+              "`normalize(text, table_for(DEFAULT_PROFILE))`; *raw_scan*: `policy.runtime.match.raw_scan` "
               "(normalize + encode + automaton); *automaton*: the engine's "
               "pyahocorasick automaton over the already normalized, encoded text; *rule evaluation*: median of "
               "`check()` minus median of `raw_scan` (picking rules, conditions, refining hits, evidence, building "
@@ -863,7 +863,7 @@ def render(results: dict) -> str:
     lines += _table(["floor", *[SET_TITLES[s] for s in results["set_names"]]], rows) + [""]
 
     lines += ["## One-off costs", "",
-              "*build*: `policy.engine.build` (read, parse, check, compile) from scratch, median of "
+              "*build*: `policy.compiler.build.build` (read, parse, check, compile) from scratch, median of "
               f"{sizes.builds}; *cached load*: the second `Engine.load(path, cache_dir=…)`, median of {sizes.loads}; "
               "*RSS*: a fresh interpreter's VmRSS after `import policy` and after the cached load and one check "
               "(VmHWM is its peak).", ""]

@@ -26,7 +26,7 @@ from policy.lang.parse import parse
 from policy.lang.sources import SourceError
 from policy.model.post import Post, PostError
 from policy.model.verdict import Verdict
-from policy.store.sqlite import LedgerError, SqliteLedger
+from policy.store import LedgerError, SqliteLedger
 from policy.tools.coverage import coverage
 from policy.tools.examples import run_examples
 from policy.tools.explain import UnknownRule, explain

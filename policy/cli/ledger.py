@@ -14,7 +14,7 @@ from typing import TextIO
 
 from policy.engine.pipeline import Engine
 from policy.model.verdict import Verdict
-from policy.store.sqlite import LedgerError, SqliteLedger
+from policy.store import LedgerError, SqliteLedger
 from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 from policy.tools.render import render_sanction, render_verdict, rule_source
 

@@ -1,8 +1,12 @@
 """The ledger: verdicts, strikes, sanctions, reports, reviews, appeals and the audit chain.
 
-``sqlite`` is the embedded backend.
+``ledger`` holds what a ledger decides, for every backend (:class:`BaseLedger`, the ``Ledger``
+interface, the audit chain's hashing, the brake's counts, what an overturn recomputes);
+``sqlite`` is the embedded backend, SQL and transactions only.
 """
 
-from policy.store.sqlite import Ledger, LedgerError, SqliteLedger
+from policy.store.ledger import AppealRow, AuditCheck, BaseLedger, BrakeTrip, Ledger, LedgerError, SanctionRow
+from policy.store.sqlite import SqliteLedger
 
-__all__ = ["Ledger", "LedgerError", "SqliteLedger"]
+__all__ = ["Ledger", "BaseLedger", "LedgerError", "SqliteLedger", "AuditCheck", "BrakeTrip", "SanctionRow",
+           "AppealRow"]

@@ -1,0 +1,784 @@
+"""What a ledger decides, written once for every backend.
+
+A ledger records verdicts, strikes, sanctions, reports, reviews, appeals and the audit chain.
+:class:`BaseLedger` holds the logic that does not depend on how rows are stored: what the
+pipeline's check records, what the emergency brake decides, what a review, an appeal or a bulk
+revert changes (and what an overturn recomputes), and how each audit row is chained to the one
+before.  A backend (:mod:`policy.store.sqlite`) subclasses it and supplies transactions and the
+storage primitives, the methods whose names start with ``_`` and are declared at the end of the
+class; the public reads (``verdict``, ``sanctions`` …) are plain queries, also the backend's.
+
+Every change appends to the audit chain in the same transaction: each row holds the hash of the
+row before, and the head holds the last hash and count, so changing, removing or reordering any
+row, or cutting rows off the end, is detected by :meth:`BaseLedger.verify_audit`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from policy.compiler.compiled import CompiledBrake, CompiledStep
+from policy.engine import Engine
+from policy.model.post import Post
+from policy.model.sanction import ACTIVE, PENDING, SHADOW, Sanction, Strike
+from policy.model.verdict import Verdict, escape_surrogates
+
+GENESIS = "0" * 64
+"""The hash the first audit row follows."""
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses: an unknown id, an unknown reviewer, a wrong state."""
+
+
+# ---- time and canonical text --------------------------------------------------------------
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(when: datetime) -> str:
+    """The one time format of the ledger (the verdict's own): UTC, milliseconds, so strings sort as times."""
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def canonical(data: Any) -> str:
+    """JSON with sorted keys and no spaces: what is stored and what the audit chain hashes."""
+    return escape_surrogates(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+
+
+# ---- the audit chain ---------------------------------------------------------------------------
+
+def chain_hash(prev: str, seq: int, at: str, actor: str, action: str, subject: str, payload: str) -> str:
+    text = "\x1f".join((prev, str(seq), at, actor, action, subject, payload))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    ok: bool
+    rows: int
+    bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(rows: list[dict], head: tuple[int, str] | None) -> AuditCheck:
+    """Check audit rows (in ``seq`` order) against each other and against the head (seq, hash)."""
+    prev = GENESIS
+    expected_seq = 1
+    for row in rows:
+        if row["seq"] != expected_seq:
+            return AuditCheck(False, len(rows), row["seq"], f"row {expected_seq} is missing")
+        if row["prev"] != prev:
+            return AuditCheck(False, len(rows), row["seq"], "does not follow the row before it")
+        digest = chain_hash(row["prev"], row["seq"], row["at"], row["actor"], row["action"], row["subject"],
+                            row["payload"])
+        if digest != row["hash"]:
+            return AuditCheck(False, len(rows), row["seq"], "its content does not match its hash")
+        prev = row["hash"]
+        expected_seq += 1
+    if head is None or head[0] != len(rows) or head[1] != prev:
+        return AuditCheck(False, len(rows), len(rows) + 1, "rows were removed from the end of the chain")
+    return AuditCheck(True, len(rows))
+
+
+# ---- rows handed out ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BrakeTrip:
+    """A rule held back: what the platform's callback receives."""
+
+    brake_id: int
+    rule: str
+    fingerprint: str
+    tripped_at: str
+    checked: int
+    matched: int
+
+    @property
+    def share(self) -> float:
+        return 100.0 * self.matched / self.checked if self.checked else 0.0
+
+
+@dataclass(frozen=True)
+class SanctionRow:
+    sanction_id: int
+    user_id: str
+    verdict_id: str
+    post_id: str
+    rule: str
+    step: str
+    action: str
+    days: int | None
+    permanent: bool
+    starts_at: str
+    ends_at: str | None
+    status: str
+    reviewers_needed: int
+    detail: Sanction
+    replaces: int | None
+
+
+@dataclass(frozen=True)
+class AppealRow:
+    appeal_id: int
+    verdict_id: str
+    user_id: str | None
+    reason: str
+    status: str
+    outcome: str | None
+    reviewer: str | None
+    decision_reason: str | None
+    filed_at: str
+    decided_at: str | None
+
+
+@dataclass(frozen=True)
+class WatchedRule:
+    """A rule version the brake watches: checks counted since it first appeared, and matches."""
+
+    rule: str
+    fingerprint: str
+    checked: int
+    matched: int
+    status: str  # "watched" | "tripped"
+
+
+class Ledger(Protocol):
+    """What the pipeline and the reviewer's commands need from a store.
+
+    Every backend implements it by subclassing :class:`BaseLedger`."""
+
+    def process(self, engine: Engine, post: Post, at: datetime | None = None) -> Verdict: ...
+    def report(self, post_id: str, reporter: str, reason: str, at: datetime | None = None) -> int: ...
+    def queue(self) -> list[dict]: ...
+    def decide_sanction(self, engine: Engine, sanction_id: int, reviewer: str, decision: str, reason: str,
+                        step: str | None = None, at: datetime | None = None) -> SanctionRow: ...
+    def decide_report(self, engine: Engine, post_id: str, reviewer: str, decision: str, reason: str,
+                      step: str | None = None, at: datetime | None = None) -> SanctionRow | None: ...
+    def appeal(self, verdict_id: str, reason: str, user: str | None = None, at: datetime | None = None) -> int: ...
+    def appeals(self, status: str | None = None, user: str | None = None, rule: str | None = None,
+                since: str | None = None, verdict_id: str | None = None,
+                post_id: str | None = None) -> list[AppealRow]: ...
+    def decide_appeal(self, engine: Engine, appeal_id: int, outcome: str, reviewer: str, reason: str,
+                      step: str | None = None, at: datetime | None = None) -> AppealRow: ...
+    def verdict(self, verdict_id: str) -> dict: ...
+    def verdicts(self, post_id: str | None = None, user: str | None = None) -> list[dict]: ...
+    def posts(self) -> list[Post]:
+        """Every post the ledger has seen, oldest first (what ``policy replay --db`` re-checks)."""
+        ...
+
+    def post(self, post_id: str) -> Post: ...
+    def policy_sources(self, version: str) -> dict[str, str]: ...
+    def strikes(self, user: str) -> list[dict]: ...
+    def sanctions(self, user: str | None = None, status: str | None = None,
+                  verdict_id: str | None = None, post_id: str | None = None) -> list[SanctionRow]: ...
+    def standing(self, user: str, at: datetime | None = None) -> dict: ...
+    def add_reviewer(self, name: str, actor: str = "admin") -> None: ...
+    def audit_rows(self) -> list[dict]: ...
+    def verify_audit(self) -> AuditCheck: ...
+
+
+# ---- decisions that need no storage ----------------------------------------------------------------
+
+def count_check(brake: CompiledBrake, watched: list[WatchedRule], fired: set[str]) -> list[tuple[WatchedRule, bool]]:
+    """The brake's counts after one more check: each watched rule with the new counts, and whether
+    this check trips it (it matched, reached the minimum, and matches more than the share)."""
+    out = []
+    for row in watched:
+        hit = row.rule in fired
+        counted = replace(row, checked=row.checked + 1, matched=row.matched + hit)
+        trips = (row.status == "watched" and hit and counted.matched >= brake.minimum
+                 and 100.0 * counted.matched / counted.checked > brake.share)
+        out.append((replace(counted, status="tripped") if trips else counted, trips))
+    return out
+
+
+def brake_hold(sanction: Sanction, tripped: set[str]) -> Sanction:
+    """Hold a sanction for review while the brake on its rule is tripped."""
+    if sanction.rule not in tripped or sanction.status == SHADOW or any(h[0] == "brake" for h in sanction.holds):
+        return sanction
+    reason = f"emergency brake: rule {sanction.rule} changed recently and matches far more posts than before"
+    return replace(sanction, status=PENDING, holds=sanction.holds + (("brake", reason),),
+                   reviewers_needed=max(sanction.reviewers_needed, 1))
+
+
+def with_step(sanction: Sanction, step: CompiledStep, status: str, note: str) -> Sanction:
+    return replace(sanction, step=step.name, title=step.title, action=step.action, days=step.days,
+                   permanent=step.permanent, status=status, path=sanction.path + (note,))
+
+
+def with_path(sanction: Sanction, note: str) -> Sanction:
+    return replace(sanction, path=sanction.path + (note,))
+
+
+def decision_time(what: str, choice: str, allowed: tuple[str, ...], reason: str, at: datetime | None) -> str:
+    """Refuse an unknown choice or a missing reason; the time the decision is recorded."""
+    if choice not in allowed:
+        raise LedgerError(f"unknown {what} {choice!r}: {', '.join(allowed[:-1])} or {allowed[-1]}")
+    if not reason.strip():
+        raise LedgerError("a decision needs a reason")
+    return iso(at or now())
+
+
+def ladder_step(engine: Engine, name: str | None) -> CompiledStep:
+    ladder = engine.policy.ladder
+    if ladder is None:
+        raise LedgerError("the policy has no ladder")
+    for step in ladder.steps:
+        if step.name == name:
+            return step
+    raise LedgerError(f"unknown step {name!r}; steps: {', '.join(s.name for s in ladder.steps)}")
+
+
+def step_level(engine: Engine, name: str) -> int:
+    assert engine.policy.ladder is not None
+    return [s.name for s in engine.policy.ladder.steps].index(name) + 1
+
+
+# ---- the ledger ---------------------------------------------------------------------------------------
+
+class BaseLedger(ABC):
+    """The ledger's logic over a backend's storage primitives (see the module docstring).
+
+    Every public method that changes something runs in one ``_write()`` transaction: all of it
+    lands, audit rows included, or none of it."""
+
+    on_brake: Callable[[BrakeTrip], None] | None = None
+    _registered: str | None = None
+    """The policy version whose rules were last registered with the brake (by this connection)."""
+
+    # ---- the pipeline's path ---------------------------------------------------------------
+    def process(self, engine: Engine, post: Post, at: datetime | None = None) -> Verdict:
+        """Check a post against its author's standing and record everything, atomically.
+
+        The same post processed again is recorded again but never adds a strike."""
+        trips: list[BrakeTrip] = []
+        with self._write():
+            when = at or now()  # inside the lock: every strike committed before this moment counts
+            history = self._active_strikes(post.user_id) if post.user_id else []
+            verdict = engine.check(post, checked_at=when, history=history)
+            if engine.policy.brake is not None:
+                verdict = self._apply_brake(engine, verdict, trips)
+            self._record(engine, post, verdict, actor="engine")
+        for trip in trips:  # after the commit: the trip is durable before anyone is told
+            if self.on_brake is not None:
+                self.on_brake(trip)
+        return verdict
+
+    def _audit(self, actor: str, action: str, subject: str, payload: dict, at: str) -> None:
+        """Append one row to the audit chain (inside the caller's transaction)."""
+        head = self._audit_head()
+        assert head is not None, "the ledger has no audit head"
+        seq, prev = head
+        body = canonical(payload)
+        self._append_audit(seq + 1, at, actor, action, subject, body, prev,
+                           chain_hash(prev, seq + 1, at, actor, action, subject, body))
+
+    def verify_audit(self) -> AuditCheck:
+        return verify_chain(self.audit_rows(), self._audit_head())
+
+    # ---- the emergency brake ------------------------------------------------------------------
+    def _apply_brake(self, engine: Engine, verdict: Verdict, trips: list[BrakeTrip]) -> Verdict:
+        """Count this check for every watched rule, trip the ones past the thresholds,
+        and hold the sanction of a tripped rule for review."""
+        brake = engine.policy.brake
+        assert brake is not None
+        stamp = verdict.checked_at
+        if self._registered != engine.version:
+            self._register_rules([(rule.id, rule.fingerprint) for rule in engine.policy.rules], stamp)
+            self._registered = engine.version
+        current = {r.id: r.fingerprint for r in engine.policy.rules}
+        since = iso(parse_time(stamp) - timedelta(days=brake.watch_days))
+        watched = [r for r in self._watched_rules(since) if current.get(r.rule) == r.fingerprint]
+        tripped = set()
+        for row, trips_now in count_check(brake, watched, {v.rule for v in verdict.violations}):
+            self._set_rule_counts(row)
+            if trips_now:
+                brake_id = self._add_brake(row, stamp)
+                trip = BrakeTrip(brake_id, row.rule, row.fingerprint, stamp, row.checked, row.matched)
+                self._audit("engine", "brake.tripped", row.rule,
+                            {"fingerprint": row.fingerprint, "checked": row.checked, "matched": row.matched,
+                             "share": round(trip.share, 2), "threshold": brake.share, "minimum": brake.minimum},
+                            stamp)
+                trips.append(trip)
+            if row.status == "tripped":
+                tripped.add(row.rule)
+        if verdict.sanction is None:
+            return verdict
+        return verdict._replace(sanction=brake_hold(verdict.sanction, tripped))
+
+    def reset_brake(self, rule: str, reviewer: str, reason: str, at: datetime | None = None) -> int:
+        """A reviewer accepts the rule as it now stands: its brake is reset and it is no longer watched.
+        Sanctions it held stay in the review queue for their own decisions."""
+        if not reason.strip():
+            raise LedgerError("a reset needs a reason")
+        stamp = iso(at or now())
+        with self._write():
+            self._known_reviewer(reviewer)
+            changed = self._reset_brakes(rule, reviewer, stamp, reason)
+            if not changed:
+                raise LedgerError(f"no tripped brake on rule {rule!r}")
+            self._audit(reviewer, "brake.reset", rule, {"reason": reason}, stamp)
+        return changed
+
+    def rule_outcomes(self, rule: str) -> dict:
+        """What humans decided about the rule's sanctions: reviews and appeals, and the share upheld."""
+        counts = self._outcome_counts(rule)
+        overturned = counts["review.reject"] + counts["appeal.overturn"]
+        decided = sum(counts.values())
+        return {"decided": decided, "overturned": overturned,
+                "precision": (decided - overturned) / decided if decided else None, "counts": dict(counts)}
+
+    # ---- bulk revert --------------------------------------------------------------------------------
+    def revert(self, engine: Engine, rule: str, since: str, until: str | None = None, version: str | None = None,
+               reviewer: str = "", reason: str = "", dry_run: bool = False,
+               at: datetime | None = None) -> list[SanctionRow]:
+        """Reverse every sanction ``rule`` produced in the window (of one policy version when
+        given): each is lifted, its strike removed and the later sanctions it raised recomputed,
+        all audited.  With ``dry_run`` nothing changes; the sanctions are only listed."""
+        if dry_run:
+            return self._live_sanctions_of_rule(rule, since, until, version)
+        if not reason.strip():
+            raise LedgerError("a revert needs a reason")
+        stamp = iso(at or now())
+        with self._write():
+            self._known_reviewer(reviewer)
+            targets = self._live_sanctions_of_rule(rule, since, until, version)
+            self._audit(reviewer, "revert.started", rule,
+                        {"since": since, "until": until, "version": version, "reason": reason,
+                         "sanctions": [t.sanction_id for t in targets]}, stamp)
+            for post_id in dict.fromkeys(t.post_id for t in targets):  # by post: recomputing renumbers sanctions
+                self._undo(engine, post_id, reviewer, stamp)
+        return targets
+
+    # ---- recording a check --------------------------------------------------------------------------
+    def _record(self, engine: Engine, post: Post, verdict: Verdict, actor: str) -> None:
+        stamp = verdict.checked_at
+        policy = engine.policy
+        if not self._policy_version_known(policy.version):
+            self._add_policy_version(policy.version, policy.name, canonical(policy.sources), stamp)
+            self._audit(actor, "policy.first_seen", policy.version, {"name": policy.name}, stamp)
+        self._add_post(post.id, post.user_id, canonical(post.to_dict()), stamp)
+        self._add_verdict(verdict, policy.version, canonical(verdict.rules))
+        self._audit(actor, "verdict.recorded", verdict.verdict_id,
+                    {"post": post.id, "user": post.user_id, "decision": verdict.decision, "rules": verdict.rules,
+                     "policy": policy.version}, stamp)
+        sanction = verdict.sanction
+        if sanction is None or sanction.status == SHADOW or not post.user_id:
+            return
+        if self._strike_id(post.id) is not None:
+            return  # one strike per post, however often it is processed
+        strike_status = ACTIVE if sanction.status == ACTIVE else PENDING
+        self._add_strike(post.user_id, post.id, verdict.verdict_id, sanction.rule, sanction.severity, stamp,
+                         strike_status)
+        self._audit(actor, "strike.added", post.id, {"user": post.user_id, "rule": sanction.rule,
+                                                     "status": strike_status}, stamp)
+        self._insert_sanction(post.user_id, verdict.verdict_id, post.id, sanction, stamp, None, actor)
+
+    def _insert_sanction(self, user: str, verdict_id: str, post_id: str, sanction: Sanction, starts: str,
+                         replaces: int | None, actor: str, audit_at: str | None = None) -> int:
+        """A sanction counts from ``starts`` (its verdict's time); the audit row is dated
+        when the change is made (``audit_at``), so the chain stays in time order."""
+        ends = None
+        if sanction.days is not None:
+            ends = iso(parse_time(starts) + timedelta(days=sanction.days))
+        sanction_id = self._add_sanction(user, verdict_id, post_id, sanction, starts, ends,
+                                         canonical(sanction.to_dict()), replaces)
+        self._audit(actor, "sanction.created", str(sanction_id),
+                    {"user": user, "post": post_id, "step": sanction.step, "status": sanction.status,
+                     "holds": [h[0] for h in sanction.holds], "replaces": replaces}, audit_at or starts)
+        return sanction_id
+
+    def _active_strikes(self, user: str, before_post: str | None = None) -> list[Strike]:
+        """The user's counting strikes; with ``before_post``, only those recorded before that
+        post's own strike (recording order, not the clock: several can share a millisecond)."""
+        rows = self._strike_rows(user, ACTIVE)
+        if before_post is not None:
+            own = self._strike_id(before_post)
+            if own is not None:
+                rows = [r for r in rows if r[0] < own]
+        return [Strike(post_id, verdict_id, rule, severity, parse_time(at))
+                for _, post_id, verdict_id, rule, severity, at in rows]
+
+    # ---- standing and reviewers ------------------------------------------------------------------
+    def standing(self, user: str, at: datetime | None = None) -> dict:
+        """The user's current state: active strikes and the sanctions in force."""
+        stamp = iso(at or now())
+        in_force = [s for s in self.sanctions(user=user, status=ACTIVE) if s.ends_at is None or s.ends_at > stamp]
+        return {"user": user, "active_strikes": len(self._active_strikes(user)),
+                "sanctions_in_force": [(s.sanction_id, s.step) for s in in_force]}
+
+    def add_reviewer(self, name: str, actor: str = "admin") -> None:
+        if not name.strip():
+            raise LedgerError("a reviewer needs a name")
+        with self._write():
+            if self._reviewer_exists(name):
+                return
+            stamp = iso(now())
+            self._add_reviewer(name, stamp)
+            self._audit(actor, "reviewer.added", name, {}, stamp)
+
+    def _known_reviewer(self, name: str) -> None:
+        if not self._reviewer_exists(name):
+            raise LedgerError(f"unknown reviewer {name!r}; add them with `policy reviewer add {name}`")
+
+    # ---- user reports and the review queue ----------------------------------------------------------
+    def report(self, post_id: str, reporter: str, reason: str, at: datetime | None = None) -> int:
+        """Attach a user's report to a post the ledger has seen.  A reported post that
+        no rule flagged waits in the review queue with its reports."""
+        if not reporter.strip() or not reason.strip():
+            raise LedgerError("a report needs a reporter and a reason")
+        stamp = iso(at or now())
+        with self._write():
+            if not self._post_exists(post_id):
+                raise LedgerError(f"no post {post_id!r} in the ledger; scan it with --db first")
+            report_id = self._add_report(post_id, reporter, reason, stamp)
+            self._audit(reporter, "report.filed", post_id, {"report": report_id, "reason": reason}, stamp)
+        return report_id
+
+    def queue(self) -> list[dict]:
+        """Cases waiting for a human: held sanctions, then reported posts no sanction covers."""
+        cases = []
+        for s in self.sanctions(status=PENDING):
+            reviews = self._reviews(s.sanction_id)
+            cases.append({"case": f"S{s.sanction_id}", "kind": "sanction", "post_id": s.post_id, "user": s.user_id,
+                          "rule": s.rule, "step": s.step, "holds": [h[1] for h in s.detail.holds],
+                          "reviewers_needed": s.reviewers_needed,
+                          "approvals": sorted({r["reviewer"] for r in reviews if r["decision"] == "approve"}),
+                          "since": s.starts_at, "reports": len(self.reports(s.post_id))})
+        for post_id, count, since in self._reported_unsanctioned():
+            cases.append({"case": f"R{post_id}", "kind": "report", "post_id": post_id,
+                          "user": self._post_owner(post_id), "rule": None, "step": None,
+                          "holds": ["reported by users; no rule flagged it"], "reviewers_needed": 1,
+                          "approvals": [], "since": since, "reports": count})
+        return cases
+
+    def decide_sanction(self, engine: Engine, sanction_id: int, reviewer: str, decision: str, reason: str,
+                        step: str | None = None, at: datetime | None = None) -> SanctionRow:
+        """approve (the sanction takes effect once enough distinct reviewers approve),
+        reject (no sanction, no strike), or change (a new step, then approve)."""
+        stamp = decision_time("decision", decision, ("approve", "reject", "change"), reason, at)
+        with self._write():
+            self._known_reviewer(reviewer)
+            current = self.sanction(sanction_id)
+            if current.status != PENDING:
+                raise LedgerError(f"sanction {sanction_id} is {current.status}, not waiting for review")
+            self._add_review(sanction_id, current.post_id, reviewer, decision, step, reason, stamp)
+            self._audit(reviewer, "review.decided", str(sanction_id),
+                        {"decision": decision, "step": step, "reason": reason}, stamp)
+            if decision == "reject":
+                self._set_sanction(sanction_id, "rejected", reviewer, stamp)
+                self._remove_strike(current.post_id, reviewer, stamp)
+                self._close_reports(current.post_id, reviewer, stamp)
+                return self.sanction(sanction_id)
+            if decision == "change":
+                target = ladder_step(engine, step)
+                changed = with_step(current.detail, target, ACTIVE, f"reviewer {reviewer} changed it to {target.name}")
+                self._set_sanction(sanction_id, "superseded", reviewer, stamp)
+                new_id = self._insert_sanction(current.user_id, current.verdict_id, current.post_id, changed,
+                                               current.starts_at, sanction_id, reviewer, stamp)
+                self._activate_strike(current.post_id, reviewer, stamp)
+                self._close_reports(current.post_id, reviewer, stamp)
+                return self.sanction(new_id)
+            approvals = {r["reviewer"] for r in self._reviews(sanction_id) if r["decision"] == "approve"}
+            if len(approvals) >= current.reviewers_needed:
+                self._set_sanction(sanction_id, ACTIVE, reviewer, stamp)
+                self._activate_strike(current.post_id, reviewer, stamp)
+                self._close_reports(current.post_id, reviewer, stamp)
+            return self.sanction(sanction_id)
+
+    def decide_report(self, engine: Engine, post_id: str, reviewer: str, decision: str, reason: str,
+                      step: str | None = None, at: datetime | None = None) -> SanctionRow | None:
+        """A reported post no rule flagged: dismiss it, or sanction it at a step."""
+        stamp = decision_time("decision", decision, ("dismiss", "sanction"), reason, at)
+        with self._write():
+            self._known_reviewer(reviewer)
+            if not self._has_open_report(post_id):
+                raise LedgerError(f"no open report on post {post_id!r}")
+            self._add_review(None, post_id, reviewer, decision, step, reason, stamp)
+            self._audit(reviewer, "report.decided", post_id, {"decision": decision, "step": step,
+                                                               "reason": reason}, stamp)
+            self._close_reports(post_id, reviewer, stamp)
+            if decision == "dismiss":
+                return None
+            target = ladder_step(engine, step)
+            latest = self._latest_verdict(post_id)
+            if latest is None or not latest[1]:
+                raise LedgerError(f"post {post_id!r} has no author to sanction")
+            verdict_id, user = latest
+            manual = Sanction(step=target.name, title=target.title, action=target.action, days=target.days,
+                              permanent=target.permanent, level=step_level(engine, target.name),
+                              rule=f"report:{reviewer}", severity=0, strikes_counted=0, counted_posts=(),
+                              factors=(), holds=(), reviewers_needed=0, status=ACTIVE,
+                              path=(f"reviewer {reviewer} sanctioned the reported post at {target.name}: {reason}",))
+            if self._strike_id(post_id) is None:
+                self._add_strike(user, post_id, verdict_id, manual.rule, 0, stamp, ACTIVE)
+                self._audit(reviewer, "strike.added", post_id, {"user": user, "rule": manual.rule,
+                                                                "status": ACTIVE}, stamp)
+            new_id = self._insert_sanction(user, verdict_id, post_id, manual, stamp, None, reviewer)
+            return self.sanction(new_id)
+
+    # ---- appeals -----------------------------------------------------------------------------
+    def appeal(self, verdict_id: str, reason: str, user: str | None = None, at: datetime | None = None) -> int:
+        if not reason.strip():
+            raise LedgerError("an appeal needs the user's reason")
+        stamp = iso(at or now())
+        with self._write():
+            found, owner = self._verdict_owner(verdict_id)
+            if not found:
+                raise LedgerError(f"no verdict {verdict_id!r} in the ledger")
+            if user is not None and owner is not None and user != owner:
+                raise LedgerError(f"verdict {verdict_id!r} is about user {owner!r}, not {user!r}")
+            if self._has_open_appeal(verdict_id):
+                raise LedgerError(f"verdict {verdict_id!r} already has an open appeal")
+            appeal_id = self._add_appeal(verdict_id, owner, reason, stamp)
+            self._audit(owner or "user", "appeal.filed", str(appeal_id), {"verdict": verdict_id, "reason": reason},
+                        stamp)
+        return appeal_id
+
+    def decide_appeal(self, engine: Engine, appeal_id: int, outcome: str, reviewer: str, reason: str,
+                      step: str | None = None, at: datetime | None = None) -> AppealRow:
+        """uphold (nothing changes), overturn (the sanction is lifted, the strike removed and
+        every later sanction it raised recomputed) or modify (the sanction moves to ``step``)."""
+        stamp = decision_time("outcome", outcome, ("uphold", "overturn", "modify"), reason, at)
+        with self._write():
+            self._known_reviewer(reviewer)
+            appeal = self.appeal_row(appeal_id)
+            if appeal.status != "open":
+                raise LedgerError(f"appeal {appeal_id} is already decided ({appeal.outcome})")
+            self._close_appeal(appeal_id, outcome, reviewer, reason, stamp)
+            self._audit(reviewer, "appeal.decided", str(appeal_id),
+                        {"outcome": outcome, "reason": reason, "step": step}, stamp)
+            live = [s for s in self.sanctions(verdict_id=appeal.verdict_id) if s.status in (ACTIVE, PENDING)]
+            if outcome == "overturn":
+                self._undo(engine, self._verdict_post(appeal.verdict_id), reviewer, stamp)
+            elif outcome == "modify":
+                target = ladder_step(engine, step)
+                for s in live:
+                    changed = with_step(s.detail, target, s.status,
+                                        f"appeal {appeal_id}: reviewer {reviewer} changed it to {target.name}")
+                    self._set_sanction(s.sanction_id, "superseded", reviewer, stamp)
+                    self._insert_sanction(s.user_id, s.verdict_id, s.post_id, changed, s.starts_at, s.sanction_id,
+                                          reviewer, stamp)
+        return self.appeal_row(appeal_id)
+
+    # ---- state changes shared by the decisions ---------------------------------------------------------
+    def _set_sanction(self, sanction_id: int, status: str, actor: str, stamp: str) -> None:
+        self._set_sanction_status(sanction_id, status)
+        self._audit(actor, f"sanction.{status}", str(sanction_id), {}, stamp)
+
+    def _remove_strike(self, post_id: str, actor: str, stamp: str) -> None:
+        if self._set_strike_status(post_id, "removed", (ACTIVE, PENDING)):
+            self._audit(actor, "strike.removed", post_id, {}, stamp)
+
+    def _activate_strike(self, post_id: str, actor: str, stamp: str) -> None:
+        if self._set_strike_status(post_id, ACTIVE, (PENDING,)):
+            self._audit(actor, "strike.activated", post_id, {}, stamp)
+
+    def _close_reports(self, post_id: str, actor: str, stamp: str) -> None:
+        if self._close_open_reports(post_id):
+            self._audit(actor, "reports.closed", post_id, {}, stamp)
+
+    def _undo(self, engine: Engine, post_id: str, actor: str, stamp: str) -> None:
+        """Lift the post's sanctions, remove its strike, recompute what that strike raised."""
+        owner = self._post_owner(post_id)
+        for s in self.sanctions(post_id=post_id):
+            if s.status in (ACTIVE, PENDING):
+                self._set_sanction(s.sanction_id, "lifted", actor, stamp)
+        self._remove_strike(post_id, actor, stamp)
+        if owner:
+            self._recompute_after(engine, owner, post_id, actor, stamp)
+
+    def _recompute_after(self, engine: Engine, user: str, removed_post: str, actor: str, stamp: str) -> None:
+        """Re-derive the user's later sanctions, oldest first, with the strikes as they now stand.
+
+        Removing a strike lowers the steps after it, and a lower step can release a hold
+        (making a pending strike count) that matters to the next one, so every later
+        sanction is re-checked in recording order under the current policy, and its
+        strike follows its new status.  A sanction a reviewer has already decided keeps
+        the reviewer's status; its step can only go down."""
+        removed = self._strike_id(removed_post)
+        if removed is None:
+            return
+        order = self._strikes_after(user, removed)
+        later = sorted((s for s in self.sanctions(user=user) if s.status in (ACTIVE, PENDING) and s.post_id in order),
+                       key=lambda s: order[s.post_id])
+        for s in later:
+            history = self._active_strikes(user, before_post=s.post_id)
+            fresh = engine.check(self.post(s.post_id), checked_at=parse_time(s.starts_at), history=history).sanction
+            if fresh is None:
+                continue
+            fresh = brake_hold(fresh, self._tripped_rules(by=s.starts_at))
+            if self._reviewed(s.sanction_id):
+                if fresh.level >= s.detail.level:
+                    continue
+                fresh = replace(fresh, status=s.status, holds=s.detail.holds, reviewers_needed=s.reviewers_needed)
+            if (fresh.step, fresh.status) != (s.step, s.status):
+                fresh = with_path(fresh, f"recomputed after the strike of post {removed_post} was removed")
+                self._set_sanction(s.sanction_id, "superseded", actor, stamp)
+                self._insert_sanction(s.user_id, s.verdict_id, s.post_id, fresh, s.starts_at, s.sanction_id, actor,
+                                      stamp)
+            wanted = ACTIVE if fresh.status == ACTIVE else PENDING
+            if self._set_strike_status(s.post_id, wanted, tuple(x for x in (ACTIVE, PENDING) if x != wanted)):
+                self._audit(actor, f"strike.{'activated' if wanted == ACTIVE else 'held'}", s.post_id, {}, stamp)
+
+    def _reviewed(self, sanction_id: int) -> bool:
+        """Whether a reviewer decided this sanction or one it replaced."""
+        current: int | None = sanction_id
+        while current is not None:
+            if self._has_review(current):
+                return True
+            current = self._replaced(current)
+        return False
+
+    # ---- what a backend supplies -------------------------------------------------------------------------
+    # Reads a caller can make at any time:
+    @abstractmethod
+    def verdict(self, verdict_id: str) -> dict: ...
+    @abstractmethod
+    def verdicts(self, post_id: str | None = None, user: str | None = None) -> list[dict]: ...
+    @abstractmethod
+    def posts(self) -> list[Post]: ...
+    @abstractmethod
+    def post(self, post_id: str) -> Post: ...
+    @abstractmethod
+    def policy_sources(self, version: str) -> dict[str, str]: ...
+    @abstractmethod
+    def strikes(self, user: str) -> list[dict]: ...
+    @abstractmethod
+    def sanctions(self, user: str | None = None, status: str | None = None,
+                  verdict_id: str | None = None, post_id: str | None = None) -> list[SanctionRow]: ...
+    @abstractmethod
+    def sanction(self, sanction_id: int) -> SanctionRow: ...
+    @abstractmethod
+    def reports(self, post_id: str) -> list[dict]: ...
+    @abstractmethod
+    def appeals(self, status: str | None = None, user: str | None = None, rule: str | None = None,
+                since: str | None = None, verdict_id: str | None = None,
+                post_id: str | None = None) -> list[AppealRow]: ...
+    @abstractmethod
+    def appeal_row(self, appeal_id: int) -> AppealRow: ...
+    @abstractmethod
+    def audit_rows(self) -> list[dict]: ...
+    @abstractmethod
+    def brake_status(self) -> dict: ...
+
+    # One transaction holding the write lock from its start; all or nothing (raises LedgerError):
+    @abstractmethod
+    def _write(self) -> AbstractContextManager[Any]: ...
+
+    # Primitives, called inside ``_write``:
+    @abstractmethod
+    def _audit_head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last audit row ((0, GENESIS) before the first)."""
+    @abstractmethod
+    def _append_audit(self, seq: int, at: str, actor: str, action: str, subject: str, payload: str, prev: str,
+                      digest: str) -> None:
+        """Write the row and move the head to it."""
+    @abstractmethod
+    def _register_rules(self, rules: list[tuple[str, str]], stamp: str) -> None:
+        """Remember each (rule, fingerprint) not seen before, first seen at ``stamp``."""
+    @abstractmethod
+    def _watched_rules(self, since: str) -> list[WatchedRule]:
+        """Rule versions first seen after ``since`` and not accepted by a reviewer."""
+    @abstractmethod
+    def _set_rule_counts(self, row: WatchedRule) -> None: ...
+    @abstractmethod
+    def _add_brake(self, row: WatchedRule, stamp: str) -> int: ...
+    @abstractmethod
+    def _reset_brakes(self, rule: str, reviewer: str, stamp: str, reason: str) -> int:
+        """Reset the rule's tripped brakes and accept its tripped versions; how many brakes were reset."""
+    @abstractmethod
+    def _tripped_rules(self, by: str) -> set[str]:
+        """Rules whose brake had tripped by ``by`` and is still tripped."""
+    @abstractmethod
+    def _outcome_counts(self, rule: str) -> Counter:
+        """``review.<decision>`` and ``appeal.<outcome>`` counts of the rule's sanctions and verdicts."""
+    @abstractmethod
+    def _policy_version_known(self, version: str) -> bool: ...
+    @abstractmethod
+    def _add_policy_version(self, version: str, name: str, sources: str, stamp: str) -> None: ...
+    @abstractmethod
+    def _add_post(self, post_id: str, user: str | None, post: str, stamp: str) -> None:
+        """Keep the post as first seen (a post processed again keeps its first row)."""
+    @abstractmethod
+    def _add_verdict(self, verdict: Verdict, version: str, rules: str) -> None: ...
+    @abstractmethod
+    def _post_exists(self, post_id: str) -> bool: ...
+    @abstractmethod
+    def _post_owner(self, post_id: str) -> str | None: ...
+    @abstractmethod
+    def _verdict_owner(self, verdict_id: str) -> tuple[bool, str | None]:
+        """(whether the verdict is in the ledger, its user)."""
+    @abstractmethod
+    def _verdict_post(self, verdict_id: str) -> str: ...
+    @abstractmethod
+    def _latest_verdict(self, post_id: str) -> tuple[str, str | None] | None:
+        """(verdict id, user) of the post's newest verdict."""
+    @abstractmethod
+    def _strike_id(self, post_id: str) -> int | None:
+        """The post's strike (its recording order), if it has one."""
+    @abstractmethod
+    def _strike_rows(self, user: str, status: str) -> list[tuple[int, str, str, str, int, str]]:
+        """(strike id, post, verdict, rule, severity, at) of the user's strikes in that status, in recording order."""
+    @abstractmethod
+    def _strikes_after(self, user: str, strike_id: int) -> dict[str, int]:
+        """Post -> strike id of the user's strikes recorded after ``strike_id``."""
+    @abstractmethod
+    def _add_strike(self, user: str, post_id: str, verdict_id: str, rule: str, severity: int, at: str,
+                    status: str) -> None: ...
+    @abstractmethod
+    def _set_strike_status(self, post_id: str, status: str, from_statuses: tuple[str, ...]) -> bool:
+        """Move the post's strike to ``status`` if it is in one of ``from_statuses``; whether it moved."""
+    @abstractmethod
+    def _add_sanction(self, user: str, verdict_id: str, post_id: str, sanction: Sanction, starts: str,
+                      ends: str | None, detail: str, replaces: int | None) -> int: ...
+    @abstractmethod
+    def _set_sanction_status(self, sanction_id: int, status: str) -> None: ...
+    @abstractmethod
+    def _live_sanctions_of_rule(self, rule: str, since: str, until: str | None,
+                                version: str | None) -> list[SanctionRow]:
+        """Active or held sanctions of the rule that start in [since, until), of one policy version when given."""
+    @abstractmethod
+    def _replaced(self, sanction_id: int) -> int | None:
+        """The sanction this one replaced."""
+    @abstractmethod
+    def _reviewer_exists(self, name: str) -> bool: ...
+    @abstractmethod
+    def _add_reviewer(self, name: str, stamp: str) -> None: ...
+    @abstractmethod
+    def _add_review(self, sanction_id: int | None, post_id: str, reviewer: str, decision: str, step: str | None,
+                    reason: str, stamp: str) -> None: ...
+    @abstractmethod
+    def _reviews(self, sanction_id: int) -> list[dict]: ...
+    @abstractmethod
+    def _has_review(self, sanction_id: int) -> bool: ...
+    @abstractmethod
+    def _add_report(self, post_id: str, reporter: str, reason: str, stamp: str) -> int: ...
+    @abstractmethod
+    def _has_open_report(self, post_id: str) -> bool: ...
+    @abstractmethod
+    def _close_open_reports(self, post_id: str) -> bool:
+        """Close the post's open reports; whether there were any."""
+    @abstractmethod
+    def _reported_unsanctioned(self) -> list[tuple[str, int, str]]:
+        """(post, open reports, first report's time) of reported posts no live sanction covers, oldest first."""
+    @abstractmethod
+    def _has_open_appeal(self, verdict_id: str) -> bool: ...
+    @abstractmethod
+    def _add_appeal(self, verdict_id: str, user: str | None, reason: str, stamp: str) -> int: ...
+    @abstractmethod
+    def _close_appeal(self, appeal_id: int, outcome: str, reviewer: str, reason: str, stamp: str) -> None: ...
