@@ -199,6 +199,8 @@ def test_a_broken_policy_raises_with_every_diagnostic(make_engine):
     ({"id": "1", "author": {"account_age_days": "old"}}, "'author.account_age_days' must be a number"),
     ({"id": "1", "author": "bob"}, "'author' must be an object"),
     ({"id": "1", "target": {"minor": "yes"}}, "'target.minor' must be true or false"),
+    ({"id": "1", "author": {"id": []}}, "'author.id' must be a string or a number"),  # even when falsy
+    ({"id": "1", "author": {"id": False}}, "'author.id' must be a string or a number"),
 ])
 def test_a_post_with_wrong_types_is_refused_by_name(engine, post, problem):
     with pytest.raises(PostError, match=problem):

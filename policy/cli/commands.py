@@ -37,6 +37,7 @@ from policy.tools.render import render_verdict
 from policy.tools.replay import replay
 
 OK, FOUND, FAILED = 0, 1, 2
+DEFAULT_SERVE_DB = ".run/ledger.db"
 
 
 class UsageError(Exception):
@@ -121,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--diff", action="store_true", help="show what would change")
     mode.add_argument("-w", "--write", action="store_true", help="rewrite the files in place")
 
+    p = sub.add_parser("serve", help="run the HTTP service (check, process, reviewer endpoints, /metrics)")
+    p.add_argument("--policy", metavar="PATH", help="policy folder or file (default: the bundled convention)")
+    p.add_argument("--cache", metavar="DIR", help="reuse the compiled policy from this folder")
+    p.add_argument("--db", default=os.environ.get("POLICY_DB") or DEFAULT_SERVE_DB, metavar="PATH",
+                   help=f"the ledger (SQLite file; default: $POLICY_DB, else {DEFAULT_SERVE_DB})")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default: %(default)s)")
+
     p = sub.add_parser("test", help="run the examples inside every rule")
     p.add_argument("paths", nargs="*", help="policy folders or files (default: the bundled convention)")
     p.add_argument("--verbose", "-v", action="store_true", help="list passing examples too")
@@ -139,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         command = {"check": cmd_check, "scan": cmd_scan, "lint": cmd_lint, "test": cmd_test,
                    "coverage": cmd_coverage, "eval": cmd_eval, "explain": cmd_explain,
-                   "replay": cmd_replay, "fmt": cmd_fmt}.get(args.command)
+                   "replay": cmd_replay, "fmt": cmd_fmt, "serve": cmd_serve}.get(args.command)
         if command is None:
             return cli_ledger.run(args, out, _engine)
         return command(args, out)
@@ -576,6 +586,30 @@ def cmd_test(args: argparse.Namespace, out: TextIO) -> int:
         print(f"{path or 'bundled convention'}: {len(results)} examples in {len(rules)} rules", file=out)
     print(f"{total - failed} passed, {failed} failed", file=out)
     return FOUND if failed else OK
+
+
+# ---- serve -------------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """Check the policy and open the ledger here, so that a mistake is one clear message, then
+    hand over to uvicorn; each worker builds the app from the environment set below."""
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, not {args.port}")
+    engine = Engine.load(args.policy, cache_dir=args.cache)
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    SqliteLedger(args.db).close()
+    os.environ["POLICY_SERVE_POLICY"] = args.policy or ""
+    os.environ["POLICY_SERVE_CACHE"] = args.cache or ""
+    os.environ["POLICY_DB"] = args.db
+    print(f"policy serve: {engine.policy.name} {engine.version}, ledger {args.db}, "
+          f"http://{args.host}:{args.port}/ ({args.workers} worker(s))", file=sys.stderr)
+    import uvicorn  # only this command needs the server
+
+    uvicorn.run("policy.service.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning")
+    return OK
 
 
 if __name__ == "__main__":

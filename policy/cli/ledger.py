@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import TextIO
 
 from policy.engine.pipeline import Engine
@@ -29,6 +30,13 @@ def add_commands(sub, policy_option) -> None:
     p = sub.add_parser("reviewer", help="register a reviewer")
     p.add_argument("action", choices=("add",))
     p.add_argument("name")
+    db_option(p)
+
+    p = sub.add_parser("key", help="API keys for clients of `policy serve`: add (prints the key once), revoke, list")
+    p.add_argument("action", choices=("add", "revoke", "list"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=("pipeline", "admin"), default="pipeline",
+                   help="add: pipeline (check, process, reports, appeals) or admin (also policy reload)")
     db_option(p)
 
     p = sub.add_parser("report", help="file a user's report against a post in the ledger")
@@ -119,9 +127,9 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 def run(args: argparse.Namespace, out: TextIO, load_engine) -> int:
     ledger = open_ledger(args)
     try:
-        handler = {"reviewer": cmd_reviewer, "report": cmd_report, "review": cmd_review, "appeals": cmd_appeals,
-                   "history": cmd_history, "verdict": cmd_verdict, "audit": cmd_audit, "status": cmd_status,
-                   "brake": cmd_brake, "revert": cmd_revert}[args.command]
+        handler = {"reviewer": cmd_reviewer, "key": cmd_key, "report": cmd_report, "review": cmd_review,
+                   "appeals": cmd_appeals, "history": cmd_history, "verdict": cmd_verdict, "audit": cmd_audit,
+                   "status": cmd_status, "brake": cmd_brake, "revert": cmd_revert}[args.command]
         return handler(args, out, ledger, load_engine)
     finally:
         ledger.close()
@@ -130,6 +138,25 @@ def run(args: argparse.Namespace, out: TextIO, load_engine) -> int:
 def cmd_reviewer(args, out, ledger, load_engine) -> int:
     ledger.add_reviewer(args.name)
     print(f"reviewer {args.name} added", file=out)
+    return OK
+
+
+def cmd_key(args, out, ledger, load_engine) -> int:
+    if args.action == "list":
+        for key in ledger.api_keys():
+            state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "in use"
+            print(f"{key['name']:<20} {key['role']:<9} added {key['created_at']}  {state}", file=out)
+        return OK
+    if not args.name:
+        raise LedgerError(f"policy key {args.action} needs a key name")
+    if args.action == "revoke":
+        ledger.revoke_api_key(args.name)
+        print(f"API key {args.name} revoked", file=out)
+        return OK
+    token = ledger.add_api_key(args.name, args.role)
+    print(token, file=out)
+    print(f"API key {args.name} ({args.role}) added; the key is shown this once: keep it with the client",
+          file=sys.stderr)
     return OK
 
 

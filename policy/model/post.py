@@ -83,15 +83,21 @@ class Post:
                 raise PostError(f"'{key}' must be an object of facts, not {type(value).__name__}")
             else:
                 flat[key] = value
-        if "text" in flat and "body" not in flat:
-            flat["body"] = flat.pop("text")
+        if "text" in flat:  # an alias of body
+            alias = flat.pop("text")
+            if alias is not None and not isinstance(alias, str):
+                raise PostError(f"'text' must be a string, not {type(alias).__name__}")
+            if flat.get("body") is None and alias is not None:
+                flat["body"] = alias
         post_id = flat.pop("id", None)
         if post_id is None:
             raise PostError("the post has no 'id'")
         if not isinstance(post_id, (str, int)) or isinstance(post_id, bool):
             raise PostError(f"'id' must be a string or a number, not {type(post_id).__name__}")
-        user = flat.pop("author.id", None) or flat.pop("user_id", None)
-        if user is not None and not isinstance(user, (str, int)):
+        user = flat.pop("author.id", None)
+        if user is None:
+            user = flat.pop("user_id", None)
+        if user is not None and (not isinstance(user, (str, int)) or isinstance(user, bool)):
             raise PostError(f"'author.id' must be a string or a number, not {type(user).__name__}")
         texts: dict[str, str] = {}
         facts: dict[str, float | bool] = {}

@@ -5,8 +5,17 @@ interface, the audit chain's hashing, the brake's counts, what an overturn recom
 ``sqlite`` is the embedded backend, SQL and transactions only.
 """
 
-from policy.store.ledger import AppealRow, AuditCheck, BaseLedger, BrakeTrip, Ledger, LedgerError, SanctionRow
+from policy.store.ledger import (
+    AppealRow,
+    AuditCheck,
+    BaseLedger,
+    BrakeTrip,
+    Ledger,
+    LedgerError,
+    SanctionRow,
+    UnknownRecord,
+)
 from policy.store.sqlite import SqliteLedger
 
 __all__ = ["Ledger", "BaseLedger", "LedgerError", "SqliteLedger", "AuditCheck", "BrakeTrip", "SanctionRow",
-           "AppealRow"]
+           "AppealRow", "UnknownRecord"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
@@ -34,9 +35,17 @@ from policy.model.verdict import Verdict, escape_surrogates
 GENESIS = "0" * 64
 """The hash the first audit row follows."""
 
+API_ROLES = ("pipeline", "admin")
+"""What an API key may do: ``pipeline`` checks and records posts, files reports and appeals;
+``admin`` also reloads the policy."""
+
 
 class LedgerError(Exception):
     """A request the ledger refuses: an unknown id, an unknown reviewer, a wrong state."""
+
+
+class UnknownRecord(LedgerError):
+    """A request naming a verdict, post, sanction, appeal, report or brake the ledger does not hold."""
 
 
 # ---- time and canonical text --------------------------------------------------------------
@@ -92,6 +101,12 @@ def verify_chain(rows: list[dict], head: tuple[int, str] | None) -> AuditCheck:
     if head is None or head[0] != len(rows) or head[1] != prev:
         return AuditCheck(False, len(rows), len(rows) + 1, "rows were removed from the end of the chain")
     return AuditCheck(True, len(rows))
+
+
+def key_digest(token: str) -> str:
+    """What the ledger keeps of an API key: its SHA-256.  Keys are 256 random bits, so a fast hash
+    is enough (a slow password hash protects guessable secrets; these cannot be guessed)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # ---- rows handed out ---------------------------------------------------------------------------
@@ -330,7 +345,7 @@ class BaseLedger(ABC):
             self._known_reviewer(reviewer)
             changed = self._reset_brakes(rule, reviewer, stamp, reason)
             if not changed:
-                raise LedgerError(f"no tripped brake on rule {rule!r}")
+                raise UnknownRecord(f"no tripped brake on rule {rule!r}")
             self._audit(reviewer, "brake.reset", rule, {"reason": reason}, stamp)
         return changed
 
@@ -431,6 +446,39 @@ class BaseLedger(ABC):
             self._add_reviewer(name, stamp)
             self._audit(actor, "reviewer.added", name, {}, stamp)
 
+    # ---- API keys ----------------------------------------------------------------------------------
+    def add_api_key(self, name: str, role: str, actor: str = "admin", at: datetime | None = None) -> str:
+        """A new key for a client of the service; the key itself is returned once and never stored."""
+        if not name.strip():
+            raise LedgerError("an API key needs a name")
+        if role not in API_ROLES:
+            raise LedgerError(f"unknown role {role!r}: {' or '.join(API_ROLES)}")
+        token = "pk_" + secrets.token_urlsafe(32)
+        stamp = iso(at or now())
+        with self._write():
+            if self._live_api_key(name) is not None:
+                raise LedgerError(f"an API key named {name!r} is in use; revoke it first")
+            self._add_api_key(name, role, key_digest(token), stamp)
+            self._audit(actor, "api_key.added", name, {"role": role}, stamp)
+        return token
+
+    def revoke_api_key(self, name: str, actor: str = "admin", at: datetime | None = None) -> None:
+        stamp = iso(at or now())
+        with self._write():
+            if self._live_api_key(name) is None:
+                raise UnknownRecord(f"no API key named {name!r} in use")
+            self._revoke_api_key(name, stamp)
+            self._audit(actor, "api_key.revoked", name, {}, stamp)
+
+    def api_key(self, token: str) -> tuple[str, str] | None:
+        """(name, role) of the key a client presented, None when it is unknown or revoked."""
+        return self._api_key_by_digest(key_digest(token))
+
+    def record_event(self, actor: str, action: str, subject: str, payload: dict, at: datetime | None = None) -> None:
+        """An audited action that changes nothing else in the ledger (a policy reload through the service)."""
+        with self._write():
+            self._audit(actor, action, subject, payload, iso(at or now()))
+
     def _known_reviewer(self, name: str) -> None:
         if not self._reviewer_exists(name):
             raise LedgerError(f"unknown reviewer {name!r}; add them with `policy reviewer add {name}`")
@@ -444,7 +492,7 @@ class BaseLedger(ABC):
         stamp = iso(at or now())
         with self._write():
             if not self._post_exists(post_id):
-                raise LedgerError(f"no post {post_id!r} in the ledger; scan it with --db first")
+                raise UnknownRecord(f"no post {post_id!r} in the ledger; scan it with --db first")
             report_id = self._add_report(post_id, reporter, reason, stamp)
             self._audit(reporter, "report.filed", post_id, {"report": report_id, "reason": reason}, stamp)
         return report_id
@@ -507,7 +555,7 @@ class BaseLedger(ABC):
         with self._write():
             self._known_reviewer(reviewer)
             if not self._has_open_report(post_id):
-                raise LedgerError(f"no open report on post {post_id!r}")
+                raise UnknownRecord(f"no open report on post {post_id!r}")
             self._add_review(None, post_id, reviewer, decision, step, reason, stamp)
             self._audit(reviewer, "report.decided", post_id, {"decision": decision, "step": step,
                                                                "reason": reason}, stamp)
@@ -539,7 +587,7 @@ class BaseLedger(ABC):
         with self._write():
             found, owner = self._verdict_owner(verdict_id)
             if not found:
-                raise LedgerError(f"no verdict {verdict_id!r} in the ledger")
+                raise UnknownRecord(f"no verdict {verdict_id!r} in the ledger")
             if user is not None and owner is not None and user != owner:
                 raise LedgerError(f"verdict {verdict_id!r} is about user {owner!r}, not {user!r}")
             if self._has_open_appeal(verdict_id):
@@ -776,6 +824,18 @@ class BaseLedger(ABC):
     @abstractmethod
     def _reported_unsanctioned(self) -> list[tuple[str, int, str]]:
         """(post, open reports, first report's time) of reported posts no live sanction covers, oldest first."""
+    @abstractmethod
+    def api_keys(self) -> list[dict]:
+        """Every key, revoked ones too: name, role, created_at, revoked_at (never the key)."""
+    @abstractmethod
+    def _live_api_key(self, name: str) -> str | None:
+        """The role of the named key in use, if any."""
+    @abstractmethod
+    def _add_api_key(self, name: str, role: str, digest: str, stamp: str) -> None: ...
+    @abstractmethod
+    def _revoke_api_key(self, name: str, stamp: str) -> None: ...
+    @abstractmethod
+    def _api_key_by_digest(self, digest: str) -> tuple[str, str] | None: ...
     @abstractmethod
     def _has_open_appeal(self, verdict_id: str) -> bool: ...
     @abstractmethod

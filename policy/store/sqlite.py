@@ -27,6 +27,7 @@ from policy.store.ledger import (
     Ledger,
     LedgerError,
     SanctionRow,
+    UnknownRecord,
     WatchedRule,
 )
 
@@ -75,6 +76,11 @@ MIGRATIONS.append((2, """
                          tripped_at TEXT NOT NULL, checked INTEGER NOT NULL, matched INTEGER NOT NULL,
                          status TEXT NOT NULL, reset_by TEXT, reset_at TEXT, reset_reason TEXT);
     CREATE INDEX sanctions_post ON sanctions(post_id);
+    """))
+MIGRATIONS.append((3, """
+    CREATE TABLE api_keys (digest TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL,
+                           revoked_at TEXT);
+    CREATE UNIQUE INDEX api_keys_live ON api_keys(name) WHERE revoked_at IS NULL;
     """))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -262,7 +268,7 @@ class SqliteLedger(BaseLedger):
     def verdict(self, verdict_id: str) -> dict:
         row = self.db.execute("SELECT json FROM verdicts WHERE verdict_id = ?", (verdict_id,)).fetchone()
         if row is None:
-            raise LedgerError(f"no verdict {verdict_id!r} in the ledger")
+            raise UnknownRecord(f"no verdict {verdict_id!r} in the ledger")
         return json.loads(row["json"])
 
     def verdicts(self, post_id: str | None = None, user: str | None = None) -> list[dict]:
@@ -277,7 +283,7 @@ class SqliteLedger(BaseLedger):
     def post(self, post_id: str) -> Post:
         row = self.db.execute("SELECT post FROM posts WHERE post_id = ?", (post_id,)).fetchone()
         if row is None:
-            raise LedgerError(f"no post {post_id!r} in the ledger")
+            raise UnknownRecord(f"no post {post_id!r} in the ledger")
         return Post.from_dict(json.loads(row["post"]))
 
     def policy_sources(self, version: str) -> dict[str, str]:
@@ -338,7 +344,7 @@ class SqliteLedger(BaseLedger):
     def sanction(self, sanction_id: int) -> SanctionRow:
         row = self.db.execute("SELECT * FROM sanctions WHERE sanction_id = ?", (sanction_id,)).fetchone()
         if row is None:
-            raise LedgerError(f"no sanction {sanction_id} in the ledger")
+            raise UnknownRecord(f"no sanction {sanction_id} in the ledger")
         return _sanction_row(row)
 
     def _live_sanctions_of_rule(self, rule: str, since: str, until: str | None,
@@ -394,6 +400,27 @@ class SqliteLedger(BaseLedger):
             "GROUP BY post_id ORDER BY since").fetchall()
         return [(r["post_id"], r["n"], r["since"]) for r in rows]
 
+    # ---- API keys ---------------------------------------------------------------------------------
+    def api_keys(self) -> list[dict]:
+        rows = self.db.execute("SELECT name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, name")
+        return [dict(r) for r in rows.fetchall()]
+
+    def _live_api_key(self, name: str) -> str | None:
+        row = self.db.execute("SELECT role FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)).fetchone()
+        return row["role"] if row is not None else None
+
+    def _add_api_key(self, name: str, role: str, digest: str, stamp: str) -> None:
+        self.db.execute("INSERT INTO api_keys (digest, name, role, created_at) VALUES (?, ?, ?, ?)",
+                        (digest, name, role, stamp))
+
+    def _revoke_api_key(self, name: str, stamp: str) -> None:
+        self.db.execute("UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (stamp, name))
+
+    def _api_key_by_digest(self, digest: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT name, role FROM api_keys WHERE digest = ? AND revoked_at IS NULL",
+                              (digest,)).fetchone()
+        return (row["name"], row["role"]) if row is not None else None
+
     # ---- appeals ----------------------------------------------------------------------------------
     def _has_open_appeal(self, verdict_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM appeals WHERE verdict_id = ? AND status = 'open'",
@@ -420,7 +447,7 @@ class SqliteLedger(BaseLedger):
     def appeal_row(self, appeal_id: int) -> AppealRow:
         row = self.db.execute("SELECT * FROM appeals WHERE appeal_id = ?", (appeal_id,)).fetchone()
         if row is None:
-            raise LedgerError(f"no appeal {appeal_id} in the ledger")
+            raise UnknownRecord(f"no appeal {appeal_id} in the ledger")
         return AppealRow(**dict(row))
 
 

@@ -1,0 +1,333 @@
+"""The engine over HTTP: an ASGI application (FastAPI), run by ``policy serve`` under uvicorn.
+
+    app = create_app(LiveEngine())              # the bundled convention, no ledger
+    app = create_app(LiveEngine(path), ledger_path="ledger.db")
+
+Posts are read from the request body with :meth:`Post.from_dict`, as ``policy scan`` reads a line,
+and verdicts are written by :meth:`Verdict.to_json`; the pydantic models of
+:mod:`policy.service.schemas` only describe both in the OpenAPI document.  Every error is JSON
+``{"error": {"code", "message"}}`` with a 4xx status for the caller's mistakes; an unexpected one is
+a 500 with code ``internal`` and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from policy.engine.live import LiveEngine
+from policy.model.post import Post, PostError
+from policy.model.verdict import Verdict
+from policy.service.metrics import Metrics
+from policy.service.schemas import (
+    MAX_BATCH,
+    AppealIn,
+    AppealOut,
+    BatchIn,
+    BatchOut,
+    ErrorOut,
+    Health,
+    PostIn,
+    Ready,
+    ReloadOut,
+    ReportIn,
+    ReportOut,
+    VerdictOut,
+)
+from policy.store import LedgerError, SqliteLedger, UnknownRecord
+
+MAX_BODY_BYTES = 1 << 20
+"""The largest request body accepted (a batch of long posts included); larger ones get 413."""
+
+API_VERSION = "1"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class ApiError(Exception):
+    """A request the service refuses: its status, stable code and message."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[dict] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+ERRORS = {400: {"model": ErrorOut, "description": "the body is not JSON, or not a post"},
+          413: {"model": ErrorOut, "description": f"the body is over {MAX_BODY_BYTES:,} bytes"},
+          422: {"model": ErrorOut, "description": "the body does not match the schema"}}
+AUTH_ERRORS = {401: {"model": ErrorOut, "description": "no API key, or one that is unknown or revoked"},
+               403: {"model": ErrorOut, "description": "the key's role may not do this"},
+               503: {"model": ErrorOut, "description": "the service runs without a ledger"}}
+LEDGER_ERRORS = {404: {"model": ErrorOut, "description": "the post or verdict is not in the ledger"},
+                 409: {"model": ErrorOut, "description": "the ledger refuses (e.g. an appeal already open)"}}
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes, by Content-Length or as it streams in."""
+
+    def __init__(self, app: Callable, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise ApiError(413, "too_large", f"the request body is over {self.limit:,} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, "too_large", f"the request body is over {self.limit:,} bytes")
+        await response(scope, receive, send)
+
+
+class Ledgers:
+    """One SQLite connection per worker thread (a connection serves one thread at a time)."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._local = threading.local()
+
+    def get(self) -> SqliteLedger:
+        if self.path is None:
+            raise ApiError(503, "no_ledger", "the service runs without a ledger; start it with --db")
+        ledger = getattr(self._local, "ledger", None)
+        if ledger is None:
+            ledger = self._local.ledger = SqliteLedger(self.path)
+        return ledger
+
+
+def _post(data: Any, where: str = "") -> Post:
+    try:
+        return Post.from_dict(data)
+    except PostError as error:
+        raise ApiError(400, "invalid_post", f"{where}{error}") from None
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {error}") from None
+
+
+async def _json(request: Request) -> Any:
+    return _loads(await request.body())
+
+
+async def _raw_body(request: Request) -> bytes:
+    """The body, read on the event loop (a dependency, so that a sync route gets it as bytes)."""
+    return await request.body()
+
+
+def _schema_body(model: type) -> dict:
+    """An ``openapi_extra`` request body that names a model (the route reads the raw body)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
+    """The service: ``live`` checks posts (and reloads its policy); ``ledger_path`` is the SQLite
+    ledger that ``/readyz`` checks and later endpoints record in (None: none)."""
+    app = FastAPI(title="policy engine", version=API_VERSION, docs_url=None, redoc_url=None,
+                  description="A content-policy rule engine: check posts against the community convention.")
+    metrics = Metrics()
+    ledgers = Ledgers(ledger_path)
+    app.state.live, app.state.ledgers, app.state.metrics = live, ledgers, metrics
+
+    def check(post: Post) -> Verdict:
+        started = time.perf_counter()
+        verdict = live.check(post)
+        metrics.observe(verdict, time.perf_counter() - started)
+        return verdict
+
+    bearer = HTTPBearer(auto_error=False, description="an API key from `policy key add NAME --role R`")
+
+    def client(*roles: str) -> Callable[..., tuple[str, str]]:
+        """A dependency: the (name, role) of the API key presented, which must have one of ``roles``."""
+        def authenticate(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> tuple[str, str]:
+            if credentials is None:
+                raise ApiError(401, "unauthenticated", "this endpoint needs an API key: Authorization: Bearer KEY")
+            found = ledgers.get().api_key(credentials.credentials)
+            if found is None:
+                raise ApiError(401, "unauthenticated", "the API key is unknown or revoked")
+            if found[1] not in roles:
+                raise ApiError(403, "forbidden", f"an API key with role {found[1]!r} may not do this")
+            return found
+        return authenticate
+
+    pipeline, admin = client("pipeline", "admin"), client("admin")
+
+    @app.exception_handler(UnknownRecord)
+    async def unknown(request: Request, error: UnknownRecord) -> JSONResponse:
+        return error_response(404, "not_found", str(error))
+
+    @app.exception_handler(LedgerError)
+    async def refused(request: Request, error: LedgerError) -> JSONResponse:
+        return error_response(409, "refused", str(error))
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return error_response(error.status, error.code, error.message, error.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        details = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": str(e.get("msg", ""))}
+                   for e in error.errors()]
+        return error_response(422, "invalid_request", "the request does not match the schema", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}
+        response = error_response(error.status_code, codes.get(error.status_code, "http_error"), str(error.detail))
+        response.headers.update(error.headers or {})  # 405 carries Allow
+        return response
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, error: Exception) -> JSONResponse:
+        return error_response(500, "internal", "the service failed on this request; it is logged")
+
+    @app.get("/healthz", response_model=Health, tags=["operations"], summary="the process is up")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=Ready, tags=["operations"],
+             responses={503: {"model": Ready, "description": "not ready: the ledger is unreachable"}},
+             summary="the policy is loaded and the ledger reachable")
+    def readyz() -> Any:
+        engine = live.engine
+        policy = {"name": engine.policy.name, "version": engine.version}
+        if ledgers.path is None:
+            return {"status": "ready", "policy": policy, "ledger": "none"}
+        try:
+            ledgers.get().schema_version()
+        except (LedgerError, OSError) as error:
+            return JSONResponse({"status": "unavailable", "policy": policy, "ledger": ledgers.path,
+                                 "problem": str(error)}, status_code=503)
+        return {"status": "ready", "policy": policy, "ledger": ledgers.path}
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
+             summary="Prometheus text format: checks by decision and rule, latency, policy version, brakes")
+    def metrics_text() -> Response:
+        tripped = None
+        if ledgers.path is not None:
+            try:
+                tripped = len(ledgers.get().brake_status()["tripped"])
+            except LedgerError:
+                tripped = None
+        engine = live.engine
+        body, content_type = metrics.render(engine.policy.name, engine.version, tripped)
+        return Response(body, media_type=content_type)
+
+    @app.post("/v1/check", tags=["pipeline"], summary="check one post; nothing is recorded",
+              response_model=None, openapi_extra=_schema_body(PostIn),
+              responses={200: {"model": VerdictOut, "description": "the verdict"}, **ERRORS})
+    async def check_one(request: Request) -> Response:
+        verdict = check(_post(await _json(request)))
+        return Response(verdict.to_json(), media_type="application/json")
+
+    @app.post("/v1/check/batch", tags=["pipeline"], summary=f"check up to {MAX_BATCH} posts; nothing is recorded",
+              response_model=None, openapi_extra=_schema_body(BatchIn),
+              responses={200: {"model": BatchOut, "description": "one verdict a post, in order"}, **ERRORS})
+    async def check_batch(request: Request) -> Response:
+        data = await _json(request)
+        posts = data.get("posts") if isinstance(data, dict) else None
+        if not isinstance(posts, list):
+            raise ApiError(400, "invalid_post", "the body must be an object with a list 'posts'")
+        if len(posts) > MAX_BATCH:
+            raise ApiError(400, "invalid_post", f"a batch holds at most {MAX_BATCH} posts, not {len(posts)}")
+        parsed = [_post(p, f"posts[{i}]: ") for i, p in enumerate(posts)]
+        verdicts = ",".join(check(p).to_json() for p in parsed)
+        return Response('{"verdicts":[' + verdicts + "]}", media_type="application/json")
+
+    @app.post("/v1/process", tags=["pipeline"], summary="check a post and record verdict, strike and sanction",
+              response_model=None, openapi_extra=_schema_body(PostIn),
+              responses={200: {"model": VerdictOut, "description": "the verdict as recorded"}, **ERRORS,
+                         **AUTH_ERRORS})
+    def process(request: Request, body: bytes = Depends(_raw_body),
+                key: tuple[str, str] = Depends(pipeline)) -> Response:
+        post = _post(_loads(body))
+        started = time.perf_counter()
+        verdict = ledgers.get().process(live.engine, post)
+        metrics.observe(verdict, time.perf_counter() - started)
+        return Response(verdict.to_json(), media_type="application/json")
+
+    @app.post("/v1/reports", tags=["pipeline"], response_model=ReportOut, summary="a user's report against a post",
+              responses={**AUTH_ERRORS, **LEDGER_ERRORS, 400: ERRORS[400], 422: ERRORS[422]})
+    def report(body: ReportIn, key: tuple[str, str] = Depends(pipeline)) -> dict:
+        return {"report_id": ledgers.get().report(body.post_id, body.reporter, body.reason)}
+
+    @app.post("/v1/appeals", tags=["pipeline"], response_model=AppealOut, summary="a user's appeal of a verdict",
+              responses={**AUTH_ERRORS, **LEDGER_ERRORS, 400: ERRORS[400], 422: ERRORS[422]})
+    def appeal(body: AppealIn, key: tuple[str, str] = Depends(pipeline)) -> dict:
+        return {"appeal_id": ledgers.get().appeal(body.verdict_id, body.reason, user=body.user)}
+
+    @app.post("/v1/policy/reload", tags=["admin"], response_model=ReloadOut,
+              summary="load the policy files again; a policy with errors is refused and the old one keeps serving",
+              responses={409: {"model": ReloadOut, "description": "refused: the diagnostics say why"},
+                         **AUTH_ERRORS})
+    def reload(key: tuple[str, str] = Depends(admin)) -> Any:
+        result = live.reload()
+        body = {"loaded": result.loaded, "version": result.version, "previous": result.previous,
+                "error": result.error, "diagnostics": [d.as_dict() for d in result.diagnostics]}
+        ledgers.get().record_event(key[0], "policy.reloaded" if result.loaded else "policy.reload_refused",
+                                   result.version, {"previous": result.previous, "error": result.error})
+        return body if result.loaded else JSONResponse(body, status_code=409)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (PostIn, BatchIn):
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[model.__name__] = found
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The application ``policy serve`` runs in each uvicorn worker, configured by the environment
+    it sets: ``POLICY_SERVE_POLICY`` (a policy folder; unset: the bundled convention),
+    ``POLICY_SERVE_CACHE`` (the compiled-policy cache) and ``POLICY_DB`` (the SQLite ledger)."""
+    live = LiveEngine(os.environ.get("POLICY_SERVE_POLICY") or None,
+                      cache_dir=os.environ.get("POLICY_SERVE_CACHE") or None)
+    return create_app(live, os.environ.get("POLICY_DB") or None)
