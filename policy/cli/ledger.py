@@ -16,6 +16,7 @@ from typing import TextIO
 from policy.engine.pipeline import Engine
 from policy.model.verdict import Verdict
 from policy.store import LedgerError, SqliteLedger
+from policy.store.ledger import time_arg as _time
 from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 from policy.tools.render import render_sanction, render_verdict, rule_source
 
@@ -30,6 +31,16 @@ def add_commands(sub, policy_option) -> None:
     p = sub.add_parser("reviewer", help="register a reviewer")
     p.add_argument("action", choices=("add",))
     p.add_argument("name")
+    db_option(p)
+
+    p = sub.add_parser("user", help="reviewer accounts for the web console and the reviewer endpoints: add, "
+                                    "disable, list")
+    p.add_argument("action", choices=("add", "disable", "list"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=("reviewer", "senior", "admin"), default="reviewer",
+                   help="reviewer: cases and appeals; senior: also permanent sanctions, protected accounts, brake "
+                        "reset, revert; admin: also accounts and policy reload")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else: asked twice)")
     db_option(p)
 
     p = sub.add_parser("key", help="API keys for clients of `policy serve`: add (prints the key once), revoke, list")
@@ -127,9 +138,9 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 def run(args: argparse.Namespace, out: TextIO, load_engine) -> int:
     ledger = open_ledger(args)
     try:
-        handler = {"reviewer": cmd_reviewer, "key": cmd_key, "report": cmd_report, "review": cmd_review,
-                   "appeals": cmd_appeals, "history": cmd_history, "verdict": cmd_verdict, "audit": cmd_audit,
-                   "status": cmd_status, "brake": cmd_brake, "revert": cmd_revert}[args.command]
+        handler = {"reviewer": cmd_reviewer, "user": cmd_user, "key": cmd_key, "report": cmd_report,
+                   "review": cmd_review, "appeals": cmd_appeals, "history": cmd_history, "verdict": cmd_verdict,
+                   "audit": cmd_audit, "status": cmd_status, "brake": cmd_brake, "revert": cmd_revert}[args.command]
         return handler(args, out, ledger, load_engine)
     finally:
         ledger.close()
@@ -138,6 +149,31 @@ def run(args: argparse.Namespace, out: TextIO, load_engine) -> int:
 def cmd_reviewer(args, out, ledger, load_engine) -> int:
     ledger.add_reviewer(args.name)
     print(f"reviewer {args.name} added", file=out)
+    return OK
+
+
+def cmd_user(args, out, ledger, load_engine) -> int:
+    if args.action == "list":
+        for account in ledger.accounts():
+            state = f"disabled {account['disabled_at']}" if account["disabled_at"] else "enabled"
+            print(f"{account['name']:<20} {account['role']:<9} added {account['created_at']}  {state}", file=out)
+        return OK
+    if not args.name:
+        raise LedgerError(f"policy user {args.action} needs an account name")
+    if args.action == "disable":
+        ledger.disable_account(args.name)
+        print(f"account {args.name} disabled", file=out)
+        return OK
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise LedgerError("the two passwords differ")
+    ledger.add_account(args.name, args.role, password)
+    print(f"account {args.name} ({args.role}) added", file=out)
     return OK
 
 
@@ -406,19 +442,6 @@ def cmd_revert(args, out, ledger: SqliteLedger, load_engine) -> int:
         for user in users:
             _print_standing(out, ledger, user)
     return OK
-
-
-def _time(text: str) -> str:
-    """An ISO 8601 date or time from the command line, in the ledger's format."""
-    from datetime import datetime, timezone
-
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise LedgerError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-01 or 2026-11-01T08:00:00Z)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def cmd_audit(args, out, ledger: SqliteLedger, load_engine) -> int:

@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,6 +31,7 @@ from policy.engine.live import LiveEngine
 from policy.model.post import Post, PostError
 from policy.model.verdict import Verdict
 from policy.service.metrics import Metrics
+from policy.service.reviewer import reviewer_routes
 from policy.service.schemas import (
     MAX_BATCH,
     AppealIn,
@@ -166,6 +168,7 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
                   description="A content-policy rule engine: check posts against the community convention.")
     metrics = Metrics()
     ledgers = Ledgers(ledger_path)
+    reviewers = reviewer_routes(live, ledgers, ApiError)
     app.state.live, app.state.ledgers, app.state.metrics = live, ledgers, metrics
 
     def check(post: Post) -> Verdict:
@@ -181,11 +184,14 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
         def authenticate(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> tuple[str, str]:
             if credentials is None:
                 raise ApiError(401, "unauthenticated", "this endpoint needs an API key: Authorization: Bearer KEY")
-            found = ledgers.get().api_key(credentials.credentials)
+            ledger = ledgers.get()
+            found = ledger.api_key(credentials.credentials)
+            if found is None and "admin" in roles:  # an admin reviewer's session will do as well
+                found = ledger.session(credentials.credentials)
             if found is None:
                 raise ApiError(401, "unauthenticated", "the API key is unknown or revoked")
             if found[1] not in roles:
-                raise ApiError(403, "forbidden", f"an API key with role {found[1]!r} may not do this")
+                raise ApiError(403, "forbidden", f"the role {found[1]!r} may not do this")
             return found
         return authenticate
 
@@ -213,7 +219,12 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         codes = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}
         response = error_response(error.status_code, codes.get(error.status_code, "http_error"), str(error.detail))
-        response.headers.update(error.headers or {})  # 405 carries Allow
+        response.headers.update(error.headers or {})
+        if error.status_code == 405:  # Allow names the methods of every route on the path, not the first one's
+            path = request.url.path
+            methods = {m for route in (*app.routes, *reviewers.routes) if isinstance(route, APIRoute)
+                       and route.path_regex.match(path) for m in route.methods}
+            response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
     @app.exception_handler(Exception)
@@ -306,6 +317,8 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
         ledgers.get().record_event(key[0], "policy.reloaded" if result.loaded else "policy.reload_refused",
                                    result.version, {"previous": result.previous, "error": result.error})
         return body if result.loaded else JSONResponse(body, status_code=409)
+
+    app.include_router(reviewers)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

@@ -15,7 +15,9 @@ row, or cutting rows off the end, is detected by :meth:`BaseLedger.verify_audit`
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import secrets
 from abc import ABC, abstractmethod
@@ -63,6 +65,15 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def time_arg(text: str) -> str:
+    """An ISO 8601 date or time a person gave (naive: UTC), in the ledger's format."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise LedgerError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-01 or 2026-11-01T08:00:00Z)") from None
+    return iso(when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc))
+
+
 def canonical(data: Any) -> str:
     """JSON with sorted keys and no spaces: what is stored and what the audit chain hashes."""
     return escape_surrogates(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
@@ -101,6 +112,36 @@ def verify_chain(rows: list[dict], head: tuple[int, str] | None) -> AuditCheck:
     if head is None or head[0] != len(rows) or head[1] != prev:
         return AuditCheck(False, len(rows), len(rows) + 1, "rows were removed from the end of the chain")
     return AuditCheck(True, len(rows))
+
+
+REVIEWER_ROLES = ("reviewer", "senior", "admin")
+"""A reviewer account's role, each allowed what the one before it is: ``reviewer`` decides cases and
+appeals; ``senior`` also permanent sanctions, protected accounts, brake resets and bulk reverts;
+``admin`` also accounts and policy reloads."""
+
+SESSION_HOURS = 12.0
+"""How long a reviewer's sign-in lasts."""
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+"""scrypt's cost (RFC 7914's interactive setting): about 50 ms and 16 MiB a password check."""
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """A password as the ledger keeps it: scrypt (a memory-hard KDF, in the standard library)."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + base64.b64encode(salt).decode() + "$" \
+        + base64.b64encode(digest).decode()
+
+
+def password_matches(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        found = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=base64.b64decode(salt), dklen=32,
+                               n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(found, base64.b64decode(digest))
 
 
 def key_digest(token: str) -> str:
@@ -479,6 +520,60 @@ class BaseLedger(ABC):
         with self._write():
             self._audit(actor, action, subject, payload, iso(at or now()))
 
+    # ---- reviewer accounts and sessions ----------------------------------------------------------------
+    def add_account(self, name: str, role: str, password: str, actor: str = "admin",
+                    at: datetime | None = None) -> None:
+        """A reviewer's account (the name is registered as a reviewer too); the password is kept as
+        an scrypt hash."""
+        if not name.strip():
+            raise LedgerError("an account needs a name")
+        if role not in REVIEWER_ROLES:
+            raise LedgerError(f"unknown role {role!r}: {', '.join(REVIEWER_ROLES)}")
+        if len(password) < 10:
+            raise LedgerError("a password needs at least 10 characters")
+        stamp = iso(at or now())
+        hashed = hash_password(password)
+        with self._write():
+            if self._account(name) is not None:
+                raise LedgerError(f"an account named {name!r} exists")
+            self._add_account(name, role, hashed, stamp)
+            if not self._reviewer_exists(name):
+                self._add_reviewer(name, stamp)
+            self._audit(actor, "account.added", name, {"role": role}, stamp)
+
+    def disable_account(self, name: str, actor: str = "admin", at: datetime | None = None) -> None:
+        """The account can no longer sign in and its open sessions end; its decisions stay recorded."""
+        stamp = iso(at or now())
+        with self._write():
+            found = self._account(name)
+            if found is None or found[2] is not None:
+                raise UnknownRecord(f"no enabled account named {name!r}")
+            self._disable_account(name, stamp)
+            self._audit(actor, "account.disabled", name, {}, stamp)
+
+    def sign_in(self, name: str, password: str, at: datetime | None = None) -> tuple[str, str, str] | None:
+        """(session token, role, expiry) for the right password, None otherwise; audited either way."""
+        when = at or now()
+        found = self._account(name)
+        ok = found is not None and found[2] is None and password_matches(password, found[1])
+        token = "ps_" + secrets.token_urlsafe(32)
+        expires = iso(when + timedelta(hours=SESSION_HOURS))
+        with self._write():
+            if ok:
+                self._add_session(key_digest(token), name, iso(when), expires)
+            self._audit(name if found is not None else "unknown", "session.started" if ok else "session.refused",
+                        name, {}, iso(when))
+        return (token, found[0], expires) if ok and found is not None else None
+
+    def session(self, token: str, at: datetime | None = None) -> tuple[str, str] | None:
+        """(name, role) of a signed-in reviewer whose session has not expired and whose account is enabled."""
+        return self._session(key_digest(token), iso(at or now()))
+
+    def sign_out(self, token: str, at: datetime | None = None) -> None:
+        """End the session the token holds (nothing happens for an unknown one)."""
+        with self._write():
+            self._end_session(key_digest(token), iso(at or now()))
+
     def _known_reviewer(self, name: str) -> None:
         if not self._reviewer_exists(name):
             raise LedgerError(f"unknown reviewer {name!r}; add them with `policy reviewer add {name}`")
@@ -824,6 +919,24 @@ class BaseLedger(ABC):
     @abstractmethod
     def _reported_unsanctioned(self) -> list[tuple[str, int, str]]:
         """(post, open reports, first report's time) of reported posts no live sanction covers, oldest first."""
+    @abstractmethod
+    def _account(self, name: str) -> tuple[str, str, str | None] | None:
+        """(role, password hash, disabled_at) of the account."""
+    @abstractmethod
+    def _add_account(self, name: str, role: str, password: str, stamp: str) -> None: ...
+    @abstractmethod
+    def _add_session(self, digest: str, name: str, stamp: str, expires: str) -> None: ...
+    @abstractmethod
+    def _session(self, digest: str, stamp: str) -> tuple[str, str] | None:
+        """(name, role) of an unexpired session of an enabled account."""
+    @abstractmethod
+    def _end_session(self, digest: str, stamp: str) -> None: ...
+    @abstractmethod
+    def _disable_account(self, name: str, stamp: str) -> None:
+        """Mark the account disabled and end its sessions."""
+    @abstractmethod
+    def accounts(self) -> list[dict]:
+        """Every account: name, role, created_at, disabled_at (never the password hash)."""
     @abstractmethod
     def api_keys(self) -> list[dict]:
         """Every key, revoked ones too: name, role, created_at, revoked_at (never the key)."""

@@ -82,6 +82,12 @@ MIGRATIONS.append((3, """
                            revoked_at TEXT);
     CREATE UNIQUE INDEX api_keys_live ON api_keys(name) WHERE revoked_at IS NULL;
     """))
+MIGRATIONS.append((4, """
+    CREATE TABLE accounts (name TEXT PRIMARY KEY, role TEXT NOT NULL, password TEXT NOT NULL, created_at TEXT NOT NULL,
+                           disabled_at TEXT);
+    CREATE TABLE sessions (digest TEXT PRIMARY KEY, name TEXT NOT NULL, started_at TEXT NOT NULL,
+                           expires_at TEXT NOT NULL);
+    """))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -399,6 +405,36 @@ class SqliteLedger(BaseLedger):
             "AND post_id NOT IN (SELECT post_id FROM sanctions WHERE status IN ('active', 'pending_review')) "
             "GROUP BY post_id ORDER BY since").fetchall()
         return [(r["post_id"], r["n"], r["since"]) for r in rows]
+
+    # ---- accounts and sessions ------------------------------------------------------------------------
+    def _account(self, name: str) -> tuple[str, str, str | None] | None:
+        row = self.db.execute("SELECT role, password, disabled_at FROM accounts WHERE name = ?", (name,)).fetchone()
+        return (row["role"], row["password"], row["disabled_at"]) if row is not None else None
+
+    def _add_account(self, name: str, role: str, password: str, stamp: str) -> None:
+        self.db.execute("INSERT INTO accounts (name, role, password, created_at) VALUES (?, ?, ?, ?)",
+                        (name, role, password, stamp))
+
+    def _add_session(self, digest: str, name: str, stamp: str, expires: str) -> None:
+        self.db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (digest, name, stamp, expires))
+
+    def _session(self, digest: str, stamp: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT a.name, a.role FROM sessions s JOIN accounts a ON a.name = s.name "
+                              "WHERE s.digest = ? AND s.expires_at > ? AND a.disabled_at IS NULL",
+                              (digest, stamp)).fetchone()
+        return (row["name"], row["role"]) if row is not None else None
+
+    def _end_session(self, digest: str, stamp: str) -> None:
+        self.db.execute("UPDATE sessions SET expires_at = ? WHERE digest = ? AND expires_at > ?",
+                        (stamp, digest, stamp))
+
+    def _disable_account(self, name: str, stamp: str) -> None:
+        self.db.execute("UPDATE accounts SET disabled_at = ? WHERE name = ?", (stamp, name))
+        self.db.execute("UPDATE sessions SET expires_at = ? WHERE name = ? AND expires_at > ?", (stamp, name, stamp))
+
+    def accounts(self) -> list[dict]:
+        rows = self.db.execute("SELECT name, role, created_at, disabled_at FROM accounts ORDER BY name")
+        return [dict(row) for row in rows]
 
     # ---- API keys ---------------------------------------------------------------------------------
     def api_keys(self) -> list[dict]:
