@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench clean
+.PHONY: run test test-slow lint bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,19 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	bash examples/walkthrough.sh
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (never a downloaded one) and need a CJK font for their
+# screenshots; installed here when missing and possible (root with apt-get), else the tests skip.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+browser:
+	@if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's $(BROWSER_PACKAGES) for the browser tests"; \
+	  apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; } || \
+	  echo "could not install $(BROWSER_PACKAGES): the browser tests will skip"; \
+	else echo "no chromium (apt-get install $(BROWSER_PACKAGES)): the browser tests will skip"; fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check policy tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/policy lint conventions

@@ -30,6 +30,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from policy.engine.live import LiveEngine
 from policy.model.post import Post, PostError
 from policy.model.verdict import Verdict
+from policy.service.actions import reload_policy
+from policy.service.console import mount_console
+from policy.service.errors import ApiError, error_response
 from policy.service.metrics import Metrics
 from policy.service.reviewer import reviewer_routes
 from policy.service.schemas import (
@@ -57,21 +60,6 @@ API_VERSION = "1"
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-class ApiError(Exception):
-    """A request the service refuses: its status, stable code and message."""
-
-    def __init__(self, status: int, code: str, message: str, details: list[dict] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
-
-
-def error_response(status: int, code: str, message: str, details: list[dict] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    return JSONResponse({"error": body}, status_code=status)
 
 
 ERRORS = {400: {"model": ErrorOut, "description": "the body is not JSON, or not a post"},
@@ -168,7 +156,7 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
                   description="A content-policy rule engine: check posts against the community convention.")
     metrics = Metrics()
     ledgers = Ledgers(ledger_path)
-    reviewers = reviewer_routes(live, ledgers, ApiError)
+    reviewers = reviewer_routes(live, ledgers)
     app.state.live, app.state.ledgers, app.state.metrics = live, ledgers, metrics
 
     def check(post: Post) -> Verdict:
@@ -230,6 +218,8 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def internal(request: Request, error: Exception) -> JSONResponse:
         return error_response(500, "internal", "the service failed on this request; it is logged")
+
+    mount_console(app, live, ledgers)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="the process is up")
     async def healthz() -> dict:
@@ -311,12 +301,8 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
               responses={409: {"model": ReloadOut, "description": "refused: the diagnostics say why"},
                          **AUTH_ERRORS})
     def reload(key: tuple[str, str] = Depends(admin)) -> Any:
-        result = live.reload()
-        body = {"loaded": result.loaded, "version": result.version, "previous": result.previous,
-                "error": result.error, "diagnostics": [d.as_dict() for d in result.diagnostics]}
-        ledgers.get().record_event(key[0], "policy.reloaded" if result.loaded else "policy.reload_refused",
-                                   result.version, {"previous": result.previous, "error": result.error})
-        return body if result.loaded else JSONResponse(body, status_code=409)
+        body = reload_policy(live, ledgers.get(), key[0])
+        return body if body["loaded"] else JSONResponse(body, status_code=409)
 
     app.include_router(reviewers)
 

@@ -18,16 +18,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from policy.engine.live import LiveEngine
+from policy.service.actions import Reviewer, at_least, decide_appeal, decide_case, parse_case
+from policy.service.errors import ApiError
 from policy.service.schemas import ErrorOut
 from policy.store import SanctionRow
 from policy.store.ledger import time_arg as _time
-
-RANK = {"reviewer": 1, "senior": 2, "admin": 3}
-SENIOR_HOLDS = frozenset({"permanent", "protected"})
-"""Holds whose sanctions only a senior may decide."""
-
-Reviewer = tuple[str, str]
-"""(account name, role) of the signed-in reviewer."""
 
 
 class LoginIn(BaseModel):
@@ -84,37 +79,31 @@ def sanction_dict(row: SanctionRow) -> dict[str, Any]:
     return dict(row.__dict__, detail=row.detail.to_dict())
 
 
-def reviewer_routes(live: LiveEngine, ledgers: Any, error: Callable[..., Exception]) -> APIRouter:
-    """The router; ``ledgers.get()`` gives this thread's ledger, ``error(status, code, message)`` an
-    exception the app turns into its JSON error."""
+def reviewer_routes(live: LiveEngine, ledgers: Any) -> APIRouter:
+    """The router; ``ledgers.get()`` gives this thread's ledger."""
     router = APIRouter(tags=["reviewers"], responses=ERRORS)
     bearer = HTTPBearer(auto_error=False, description="a session token from POST /v1/auth/login")
 
     def signed_in(minimum: str) -> Callable[..., Reviewer]:
         def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Reviewer:
             if credentials is None:
-                raise error(401, "unauthenticated", "sign in first: POST /v1/auth/login, then Authorization: Bearer")
+                raise ApiError(401, "unauthenticated", "sign in first: POST /v1/auth/login, then Authorization: Bearer")
             found = ledgers.get().session(credentials.credentials)
             if found is None:
-                raise error(401, "unauthenticated", "the session is unknown or has expired; sign in again")
-            if RANK[found[1]] < RANK[minimum]:
-                raise error(403, "forbidden", f"this needs the role {minimum!r}; {found[0]} is {found[1]!r}")
+                raise ApiError(401, "unauthenticated", "the session is unknown or has expired; sign in again")
+            if not at_least(found, minimum):
+                raise ApiError(403, "forbidden", f"this needs the role {minimum!r}; {found[0]} is {found[1]!r}")
             return found
         return check
 
     reviewer, senior, admin = signed_in("reviewer"), signed_in("senior"), signed_in("admin")
-
-    def need_senior(who: Reviewer, row: SanctionRow) -> None:
-        if RANK[who[1]] < RANK["senior"] and (row.detail.permanent or SENIOR_HOLDS & {h[0] for h in row.detail.holds}):
-            raise error(403, "forbidden", f"sanction {row.sanction_id} is permanent or of a protected account: "
-                                          "a senior decides it")
 
     @router.post("/v1/auth/login", response_model=LoginOut, summary="sign in; the token lasts 12 hours",
                  responses={400: ERRORS[400], 401: ERRORS[401], 422: ERRORS[422]})
     def login(body: LoginIn) -> dict:
         found = ledgers.get().sign_in(body.name, body.password)
         if found is None:
-            raise error(401, "unauthenticated", "wrong name or password")
+            raise ApiError(401, "unauthenticated", "wrong name or password")
         token, role, expires = found
         return {"token": token, "role": role, "expires_at": expires}
 
@@ -136,15 +125,9 @@ def reviewer_routes(live: LiveEngine, ledgers: Any, error: Callable[..., Excepti
         cases.sort(key=lambda c: c["since"])
         return {"total": len(cases), "offset": offset, "cases": cases[offset:offset + limit]}
 
-    def _case(case: str) -> tuple[str, str]:
-        kind, ident = case[:1].upper(), case[1:]
-        if kind not in ("S", "R") or not ident or (kind == "S" and not ident.isdigit()):
-            raise error(404, "not_found", f"no case {case!r}: cases are S<sanction id> or R<post id>")
-        return kind, ident
-
     @router.get("/v1/review/cases/{case}", summary="a case: the sanction, the post, its verdicts and reports")
     def show_case(case: str, who: Reviewer = Depends(reviewer)) -> dict:
-        kind, ident = _case(case)
+        kind, ident = parse_case(case)
         ledger = ledgers.get()
         sanction = ledger.sanction(int(ident)) if kind == "S" else None
         post_id = sanction.post_id if sanction is not None else ident
@@ -154,18 +137,8 @@ def reviewer_routes(live: LiveEngine, ledgers: Any, error: Callable[..., Excepti
                 "reports": ledger.reports(post_id)}
 
     @router.post("/v1/review/cases/{case}/decision", summary="decide a case, under the signed-in account")
-    def decide_case(case: str, body: CaseDecisionIn, who: Reviewer = Depends(reviewer)) -> dict:
-        kind, ident = _case(case)
-        ledger = ledgers.get()
-        if kind == "S":
-            if body.decision not in ("approve", "reject", "change"):
-                raise error(409, "refused", "a held sanction is decided with approve, reject or change")
-            need_senior(who, ledger.sanction(int(ident)))
-            row = ledger.decide_sanction(live.engine, int(ident), who[0], body.decision, body.reason, body.step)
-            return {"case": case, "sanction": sanction_dict(row)}
-        if body.decision not in ("dismiss", "sanction"):
-            raise error(409, "refused", "a reported post is decided with dismiss or sanction")
-        made = ledger.decide_report(live.engine, ident, who[0], body.decision, body.reason, body.step)
+    def decide_a_case(case: str, body: CaseDecisionIn, who: Reviewer = Depends(reviewer)) -> dict:
+        made = decide_case(ledgers.get(), live.engine, who, case, body.decision, body.reason, body.step)
         return {"case": case, "sanction": sanction_dict(made) if made is not None else None}
 
     @router.get("/v1/appeals", summary="appeals, with filters")
@@ -185,12 +158,8 @@ def reviewer_routes(live: LiveEngine, ledgers: Any, error: Callable[..., Excepti
                 "sanctions": [sanction_dict(s) for s in ledger.sanctions(verdict_id=row.verdict_id)]}
 
     @router.post("/v1/appeals/{appeal_id}/decision", summary="uphold, overturn or modify, under the signed-in account")
-    def decide_appeal(appeal_id: int, body: AppealDecisionIn, who: Reviewer = Depends(reviewer)) -> dict:
-        ledger = ledgers.get()
-        row = ledger.appeal_row(appeal_id)
-        for sanction in ledger.sanctions(verdict_id=row.verdict_id):
-            need_senior(who, sanction)
-        decided = ledger.decide_appeal(live.engine, appeal_id, body.outcome, who[0], body.reason, body.step)
+    def decide_an_appeal(appeal_id: int, body: AppealDecisionIn, who: Reviewer = Depends(reviewer)) -> dict:
+        decided = decide_appeal(ledgers.get(), live.engine, who, appeal_id, body.outcome, body.reason, body.step)
         return {"appeal": decided.__dict__}
 
     @router.get("/v1/users/{user}", summary="a user's standing, strikes, sanctions, appeals and verdicts")

@@ -596,18 +596,23 @@ class BaseLedger(ABC):
         """Cases waiting for a human: held sanctions, then reported posts no sanction covers."""
         cases = []
         for s in self.sanctions(status=PENDING):
-            reviews = self._reviews(s.sanction_id)
             cases.append({"case": f"S{s.sanction_id}", "kind": "sanction", "post_id": s.post_id, "user": s.user_id,
                           "rule": s.rule, "step": s.step, "holds": [h[1] for h in s.detail.holds],
+                          "hold_names": [h[0] for h in s.detail.holds],
                           "reviewers_needed": s.reviewers_needed,
-                          "approvals": sorted({r["reviewer"] for r in reviews if r["decision"] == "approve"}),
+                          "approvals": self.approvals(s.sanction_id),
                           "since": s.starts_at, "reports": len(self.reports(s.post_id))})
         for post_id, count, since in self._reported_unsanctioned():
             cases.append({"case": f"R{post_id}", "kind": "report", "post_id": post_id,
                           "user": self._post_owner(post_id), "rule": None, "step": None,
-                          "holds": ["reported by users; no rule flagged it"], "reviewers_needed": 1,
+                          "holds": ["reported by users; no rule flagged it"], "hold_names": ["report"],
+                          "reviewers_needed": 1,
                           "approvals": [], "since": since, "reports": count})
         return cases
+
+    def approvals(self, sanction_id: int) -> list[str]:
+        """The distinct reviewers who approved a held sanction so far."""
+        return sorted({r["reviewer"] for r in self._reviews(sanction_id) if r["decision"] == "approve"})
 
     def decide_sanction(self, engine: Engine, sanction_id: int, reviewer: str, decision: str, reason: str,
                         step: str | None = None, at: datetime | None = None) -> SanctionRow:

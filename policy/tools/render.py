@@ -76,3 +76,21 @@ def rule_source(sources: dict[str, str], path: str, line: int) -> str | None:
         if decl.span.line == line:
             return "\n".join(text.split("\n")[decl.span.line - 1 : decl.span.end_line])
     return None
+
+
+def marked_pieces(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, tuple[str, ...]]]:
+    """``text`` cut at every boundary of ``spans`` ((start, end, label), character offsets into
+    ``text``): each piece with the labels of the spans that cover it, none for plain text.
+    Overlapping spans give pieces with several labels; spans outside the text are clipped."""
+    cuts = {0, len(text)}
+    for start, end, _ in spans:
+        cuts.update(min(max(p, 0), len(text)) for p in (start, end))
+    points = sorted(cuts)
+    pieces = []
+    for lo, hi in zip(points, points[1:], strict=False):
+        labels = tuple(label for start, end, label in spans if start <= lo and hi <= end and start < end)
+        if pieces and pieces[-1][1] == labels:
+            pieces[-1] = (pieces[-1][0] + text[lo:hi], labels)
+        else:
+            pieces.append((text[lo:hi], labels))
+    return pieces
