@@ -256,6 +256,27 @@ def test_only_an_admin_manages_accounts_and_reloads_the_policy(desk):
     assert [r["action"] for r in ledger.audit_rows()][-1] == "policy.reloaded"
 
 
+def test_an_admin_makes_an_api_key_shown_once_and_revokes_it(desk):
+    app, ledger = desk
+    ada = browser(app, "ada")
+    page = ada.get("/console/accounts").text
+    made = ada.post("/console/keys", data={"csrf": token(page), "name": "pipeline-1", "role": "pipeline"})
+    key = re.search(r'<code id="new-key">([^<]+)</code>', made.text).group(1)
+    assert ledger.api_key(key) == ("pipeline-1", "pipeline")
+    assert key not in ada.get("/console/accounts").text  # shown once
+    ada.post("/console/keys/pipeline-1/revoke", data={"csrf": token(page)})
+    assert ledger.api_key(key) is None
+
+
+def test_the_appeals_page_lists_appeals_with_filters(desk):
+    app, ledger = desk
+    client = browser(app, "alice")
+    assert re.findall(r'data-appeal="(\d+)"', client.get("/console/appeals?status=open").text) == ["1"]
+    assert re.findall(r'data-appeal="(\d+)"', client.get("/console/appeals?status=decided").text) == []
+    assert re.findall(r'data-appeal="(\d+)"', client.get("/console/appeals?user=u2").text) == []
+    assert 'class="problem"' in client.get("/console/appeals?since=someday").text
+
+
 def test_signing_out_ends_the_session(desk):
     app, _ = desk
     client = browser(app, "alice")

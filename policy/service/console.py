@@ -439,6 +439,29 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
                       link=lambda **changes: "/console/search?" + urlencode(
                           {k: v for k, v in {**asked, "page": page, **changes}.items() if v}))
 
+    @router.get("/appeals")
+    def appeals(request: Request, status: str = "", user: str = "", rule: str = "", since: str = "",
+                post: str = "", page: int = 1) -> Response:
+        account = signed_in(request)
+        ledger = ledgers.get()
+        asked = {"status": status if status in ("open", "decided") else "", "user": user.strip(),
+                 "rule": rule.strip(), "since": since.strip(), "post": post.strip()}
+        problem, rows = "", []
+        try:
+            since_at = time_arg(asked["since"]) if asked["since"] else None
+            rows = ledger.appeals(status=asked["status"] or None, user=asked["user"] or None,
+                                  rule=asked["rule"] or None, since=since_at, post_id=asked["post"] or None)
+        except LedgerError as error:
+            problem = str(error)
+        rows = list(reversed(rows))
+        pages_total = max(1, -(-len(rows) // PAGE_SIZE))
+        page = min(max(page, 1), pages_total)
+        shown = [(a, ledger.verdict(a.verdict_id)) for a in rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
+        return render(request, "appeals.html", account, asked=asked, problem=problem, total=len(rows), shown=shown,
+                      page=page, pages_total=pages_total,
+                      link=lambda **changes: "/console/appeals?" + urlencode(
+                          {k: v for k, v in {**asked, "page": page, **changes}.items() if v}))
+
     @router.get("/users/{user}")
     def user_page(request: Request, user: str) -> Response:
         account = signed_in(request)
@@ -505,8 +528,26 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
     @router.get("/accounts")
     def accounts(request: Request, done: str = "") -> Response:
         account = signed_in(request, "admin")
-        return render(request, "accounts.html", account, accounts=ledgers.get().accounts(), done=done,
-                      problem="", policy=(live.engine.policy.name, live.engine.version))
+        return accounts_page(request, account, done=done)
+
+    def accounts_page(request: Request, account: Account, done: str = "", new_key: str = "") -> HTMLResponse:
+        ledger = ledgers.get()
+        return render(request, "accounts.html", account, accounts=ledger.accounts(), keys=ledger.api_keys(),
+                      done=done, new_key=new_key, policy=(live.engine.policy.name, live.engine.version))
+
+    @router.post("/keys")
+    async def add_key(request: Request) -> Response:
+        """A new API key for a client of the service, shown on this page once (never put in a URL)."""
+        account, fields = await posted(request, "admin")
+        name, role = fields.get("name", "").strip(), fields.get("role", "pipeline")
+        key = await on_ledger(lambda ledger: ledger.add_api_key(name, role, account.name))
+        return await run_in_threadpool(accounts_page, request, account, f"已添加 API 密钥 {name}（{role}）", key)
+
+    @router.post("/keys/{name}/revoke")
+    async def revoke_key(request: Request, name: str) -> Response:
+        account, _ = await posted(request, "admin")
+        await on_ledger(lambda ledger: ledger.revoke_api_key(name, account.name))
+        return RedirectResponse("/console/accounts?" + urlencode({"done": f"已吊销 API 密钥 {name}"}), 303)
 
     @router.post("/accounts")
     async def add_account(request: Request) -> Response:
