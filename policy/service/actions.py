@@ -16,6 +16,8 @@ SENIOR_HOLDS = frozenset({"permanent", "protected"})
 Reviewer = tuple[str, str]
 """(account name, role) of the signed-in reviewer."""
 
+MAX_ID = 2**63 - 1
+"""The largest record id a ledger holds (SQLite's and PostgreSQL's bigint)."""
 CASE_DECISIONS = {"S": ("approve", "reject", "change"), "R": ("dismiss", "sanction")}
 APPEAL_OUTCOMES = ("uphold", "overturn", "modify")
 
@@ -38,7 +40,7 @@ def check_senior(who: Reviewer, row: SanctionRow) -> None:
 def parse_case(case: str) -> tuple[str, str]:
     """``S12`` (a held sanction) or ``Rp041`` (a reported post): its kind letter and identifier."""
     kind, ident = case[:1].upper(), case[1:]
-    if kind not in CASE_DECISIONS or not ident or (kind == "S" and not ident.isdigit()):
+    if kind not in CASE_DECISIONS or not ident or (kind == "S" and not (ident.isdigit() and int(ident) <= MAX_ID)):
         raise ApiError(404, "not_found", f"no case {case!r}: cases are S<sanction id> or R<post id>")
     return kind, ident
 

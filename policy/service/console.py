@@ -29,6 +29,7 @@ from policy.engine.live import LiveEngine
 from policy.service.actions import (
     APPEAL_OUTCOMES,
     CASE_DECISIONS,
+    MAX_ID,
     Reviewer,
     at_least,
     decide_appeal,
@@ -85,6 +86,10 @@ class Account(NamedTuple):
 
 class SignInNeeded(Exception):
     """The page needs a signed-in reviewer; the browser is sent to the sign-in page."""
+
+
+def is_appeal_id(text: str) -> bool:
+    return text.isdigit() and int(text) <= MAX_ID
 
 
 def csrf_token(session_token: str) -> str:
@@ -351,7 +356,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
                     decided: bool = False, entered: dict | None = None) -> HTMLResponse:
         ledger = ledgers.get()
         appeal = None
-        if case[:1].upper() == "A" and case[1:].isdigit():
+        if case[:1].upper() == "A" and is_appeal_id(case[1:]):
             appeal = ledger.appeal_row(int(case[1:]))
             verdict = ledger.verdict(appeal.verdict_id)
             file = post_file(ledger, verdict["post_id"], appeal.verdict_id)
@@ -380,7 +385,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
             problem = "" if reason else "请填写理由：每个决定都须说明理由"
             if not problem:
                 try:
-                    if case[:1].upper() == "A" and case[1:].isdigit():
+                    if case[:1].upper() == "A" and is_appeal_id(case[1:]):
                         decide_appeal(ledgers.get(), live.engine, account.reviewer, int(case[1:]), choice, reason,
                                       step)
                     else:

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from policy.engine.live import LiveEngine
-from policy.service.actions import Reviewer, at_least, decide_appeal, decide_case, parse_case
+from policy.service.actions import MAX_ID, Reviewer, at_least, decide_appeal, decide_case, parse_case
 from policy.service.errors import ApiError
 from policy.service.schemas import ErrorOut
 from policy.store import SanctionRow
@@ -151,14 +151,15 @@ def reviewer_routes(live: LiveEngine, ledgers: Any) -> APIRouter:
         return {"total": len(rows), "offset": offset, "appeals": [r.__dict__ for r in rows[offset:offset + limit]]}
 
     @router.get("/v1/appeals/{appeal_id}", summary="an appeal with its verdict and sanctions")
-    def show_appeal(appeal_id: int, who: Reviewer = Depends(reviewer)) -> dict:
+    def show_appeal(appeal_id: int = Path(ge=1, le=MAX_ID), who: Reviewer = Depends(reviewer)) -> dict:
         ledger = ledgers.get()
         row = ledger.appeal_row(appeal_id)
         return {"appeal": row.__dict__, "verdict": ledger.verdict(row.verdict_id),
                 "sanctions": [sanction_dict(s) for s in ledger.sanctions(verdict_id=row.verdict_id)]}
 
     @router.post("/v1/appeals/{appeal_id}/decision", summary="uphold, overturn or modify, under the signed-in account")
-    def decide_an_appeal(appeal_id: int, body: AppealDecisionIn, who: Reviewer = Depends(reviewer)) -> dict:
+    def decide_an_appeal(body: AppealDecisionIn, appeal_id: int = Path(ge=1, le=MAX_ID),
+                         who: Reviewer = Depends(reviewer)) -> dict:
         decided = decide_appeal(ledgers.get(), live.engine, who, appeal_id, body.outcome, body.reason, body.step)
         return {"appeal": decided.__dict__}
 
