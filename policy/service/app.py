@@ -110,6 +110,10 @@ class Ledgers:
     def __init__(self, path: str | None):
         self.path = path
         self._local = threading.local()
+        self.writing = threading.Lock()
+        """Held around each write of the pipeline's endpoints: the worker's threads queue for it
+        instead of contending through SQLite's busy handler, which sleeps and polls and starved
+        some requests for seconds under load (``benchmarks/load_service.py``)."""
 
     def get(self) -> SqliteLedger:
         if self.path is None:
@@ -282,7 +286,8 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
                 key: tuple[str, str] = Depends(pipeline)) -> Response:
         post = _post(_loads(body))
         started = time.perf_counter()
-        verdict = ledgers.get().process(live.engine, post)
+        with ledgers.writing:
+            verdict = ledgers.get().process(live.engine, post)
         metrics.observe(verdict, time.perf_counter() - started)
         return Response(verdict.to_json(), media_type="application/json")
 
