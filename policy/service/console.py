@@ -92,6 +92,11 @@ def is_appeal_id(text: str) -> bool:
     return text.isdigit() and int(text) <= MAX_ID
 
 
+def back_to(path: str, done: str) -> RedirectResponse:
+    """After a form: back to ``path`` (GET), which says what was done."""
+    return RedirectResponse(f"{path}?{urlencode({'done': done})}", 303)
+
+
 def csrf_token(session_token: str) -> str:
     """The form token of a session: only someone who holds the (HttpOnly) session can know it."""
     return hmac.new(session_token.encode(), b"policy-console-csrf", hashlib.sha256).hexdigest()
@@ -482,7 +487,8 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         pages_total = max(1, -(-len(rows) // 50))
         page = min(max(page, 1), pages_total)
         return render(request, "audit.html", account, rows=rows[(page - 1) * 50: page * 50], total=len(rows),
-                      page=page, pages_total=pages_total, check=ledger.verify_audit() if verify else None)
+                      page=page, pages_total=pages_total, check=ledger.verify_audit() if verify else None,
+                      link=lambda page: f"/console/audit?page={page}")
 
     # ---- the brake, bulk revert (seniors) -----------------------------------------------------------
     @router.get("/brake")
@@ -497,7 +503,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         if not reason:
             raise ApiError(409, "refused", "解除制动须填写理由")
         await on_ledger(lambda ledger: ledger.reset_brake(rule, account.name, reason))
-        return RedirectResponse("/console/brake?" + urlencode({"done": rule}), 303)
+        return back_to("/console/brake", rule)
 
     @router.get("/revert")
     def revert_page(request: Request) -> Response:
@@ -552,21 +558,21 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
     async def revoke_key(request: Request, name: str) -> Response:
         account, _ = await posted(request, "admin")
         await on_ledger(lambda ledger: ledger.revoke_api_key(name, account.name))
-        return RedirectResponse("/console/accounts?" + urlencode({"done": f"已吊销 API 密钥 {name}"}), 303)
+        return back_to("/console/accounts", f"已吊销 API 密钥 {name}")
 
     @router.post("/accounts")
     async def add_account(request: Request) -> Response:
         account, fields = await posted(request, "admin")
         name = fields.get("name", "").strip()
-        await on_ledger(lambda ledger: ledger.add_account(name, fields.get("role", ""),
-                                fields.get("password", ""), account.name))
-        return RedirectResponse("/console/accounts?" + urlencode({"done": f"已添加账号 {name}"}), 303)
+        await on_ledger(lambda ledger: ledger.add_account(name, fields.get("role", ""), fields.get("password", ""),
+                                                          account.name))
+        return back_to("/console/accounts", f"已添加账号 {name}")
 
     @router.post("/accounts/{name}/disable")
     async def disable_account(request: Request, name: str) -> Response:
         account, _ = await posted(request, "admin")
         await on_ledger(lambda ledger: ledger.disable_account(name, account.name))
-        return RedirectResponse("/console/accounts?" + urlencode({"done": f"已停用账号 {name}"}), 303)
+        return back_to("/console/accounts", f"已停用账号 {name}")
 
     @router.post("/policy/reload")
     async def reload(request: Request) -> Response:
@@ -574,7 +580,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         result = await on_ledger(lambda ledger: reload_policy(live, ledger, account.name))
         message = f"规则已重新加载：版本 {result['version']}" if result["loaded"] else \
             f"规则有错误，未加载，仍使用版本 {result['previous']}：{result['error']}"
-        return RedirectResponse("/console/accounts?" + urlencode({"done": message}), 303)
+        return back_to("/console/accounts", message)
 
     return router
 
