@@ -256,6 +256,15 @@ def test_only_an_admin_manages_accounts_and_reloads_the_policy(desk):
     assert [r["action"] for r in ledger.audit_rows()][-1] == "policy.reloaded"
 
 
+def test_a_crafted_link_cannot_make_a_page_announce_what_did_not_happen(desk):
+    app, _ = desk
+    ada = browser(app, "ada")
+    assert "已停用账号 sara" not in ada.get("/console/accounts", params={"done": "已停用账号 sara"}).text
+    page = ada.get("/console/accounts").text
+    done = ada.post("/console/accounts/sam/disable", data={"csrf": token(page)})  # follows the redirect
+    assert "已停用账号 sam" in done.text
+
+
 def test_an_admin_makes_an_api_key_shown_once_and_revokes_it(desk):
     app, ledger = desk
     ada = browser(app, "ada")

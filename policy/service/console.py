@@ -92,9 +92,19 @@ def is_appeal_id(text: str) -> bool:
     return text.isdigit() and int(text) <= MAX_ID
 
 
-def back_to(path: str, done: str) -> RedirectResponse:
-    """After a form: back to ``path`` (GET), which says what was done."""
-    return RedirectResponse(f"{path}?{urlencode({'done': done})}", 303)
+def back_to(path: str, done: str, account: Account) -> RedirectResponse:
+    """After a form: back to ``path`` (GET), which says what was done.  The message is signed with
+    the session, so a crafted link cannot make a page announce something that did not happen."""
+    return RedirectResponse(f"{path}?{urlencode({'done': done, 'sig': done_sig(account, done)})}", 303)
+
+
+def done_sig(account: Account, done: str) -> str:
+    return hmac.new(account.token.encode(), b"done\0" + done.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def confirmed(account: Account, done: str, sig: str) -> str:
+    """``done`` if it was signed for this session, else nothing."""
+    return done if done and hmac.compare_digest(sig, done_sig(account, done)) else ""
 
 
 def csrf_token(session_token: str) -> str:
@@ -492,9 +502,10 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
 
     # ---- the brake, bulk revert (seniors) -----------------------------------------------------------
     @router.get("/brake")
-    def brake(request: Request, done: str = "") -> Response:
+    def brake(request: Request, done: str = "", sig: str = "") -> Response:
         account = signed_in(request)
-        return render(request, "brake.html", account, brake=ledgers.get().brake_status(), done=done)
+        return render(request, "brake.html", account, brake=ledgers.get().brake_status(),
+                      done=confirmed(account, done, sig))
 
     @router.post("/brake/{rule}/reset")
     async def brake_reset(request: Request, rule: str) -> Response:
@@ -503,7 +514,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         if not reason:
             raise ApiError(409, "refused", "解除制动须填写理由")
         await on_ledger(lambda ledger: ledger.reset_brake(rule, account.name, reason))
-        return back_to("/console/brake", rule)
+        return back_to("/console/brake", rule, account)
 
     @router.get("/revert")
     def revert_page(request: Request) -> Response:
@@ -537,9 +548,9 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
 
     # ---- accounts and the policy (admins) -----------------------------------------------------------
     @router.get("/accounts")
-    def accounts(request: Request, done: str = "") -> Response:
+    def accounts(request: Request, done: str = "", sig: str = "") -> Response:
         account = signed_in(request, "admin")
-        return accounts_page(request, account, done=done)
+        return accounts_page(request, account, done=confirmed(account, done, sig))
 
     def accounts_page(request: Request, account: Account, done: str = "", new_key: str = "") -> HTMLResponse:
         ledger = ledgers.get()
@@ -558,7 +569,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
     async def revoke_key(request: Request, name: str) -> Response:
         account, _ = await posted(request, "admin")
         await on_ledger(lambda ledger: ledger.revoke_api_key(name, account.name))
-        return back_to("/console/accounts", f"已吊销 API 密钥 {name}")
+        return back_to("/console/accounts", f"已吊销 API 密钥 {name}", account)
 
     @router.post("/accounts")
     async def add_account(request: Request) -> Response:
@@ -566,13 +577,13 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         name = fields.get("name", "").strip()
         await on_ledger(lambda ledger: ledger.add_account(name, fields.get("role", ""), fields.get("password", ""),
                                                           account.name))
-        return back_to("/console/accounts", f"已添加账号 {name}")
+        return back_to("/console/accounts", f"已添加账号 {name}", account)
 
     @router.post("/accounts/{name}/disable")
     async def disable_account(request: Request, name: str) -> Response:
         account, _ = await posted(request, "admin")
         await on_ledger(lambda ledger: ledger.disable_account(name, account.name))
-        return back_to("/console/accounts", f"已停用账号 {name}")
+        return back_to("/console/accounts", f"已停用账号 {name}", account)
 
     @router.post("/policy/reload")
     async def reload(request: Request) -> Response:
@@ -580,7 +591,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         result = await on_ledger(lambda ledger: reload_policy(live, ledger, account.name))
         message = f"规则已重新加载：版本 {result['version']}" if result["loaded"] else \
             f"规则有错误，未加载，仍使用版本 {result['previous']}：{result['error']}"
-        return back_to("/console/accounts", message)
+        return back_to("/console/accounts", message, account)
 
     return router
 
