@@ -111,9 +111,10 @@ class Ledgers:
         self.path = path
         self._local = threading.local()
         self.writing = threading.Lock()
-        """Held around each write of the pipeline's endpoints: the worker's threads queue for it
-        instead of contending through SQLite's busy handler, which sleeps and polls and starved
-        some requests for seconds under load (``benchmarks/load_service.py``)."""
+        """Held around each write of the pipeline's endpoints (process, reports, appeals): the
+        worker's threads queue for it instead of contending through SQLite's busy handler, which
+        sleeps and polls and starved some requests for seconds under load
+        (``benchmarks/load_service.py``)."""
 
     def get(self) -> SqliteLedger:
         if self.path is None:
@@ -294,12 +295,14 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
     @app.post("/v1/reports", tags=["pipeline"], response_model=ReportOut, summary="a user's report against a post",
               responses={**AUTH_ERRORS, **LEDGER_ERRORS, 400: ERRORS[400], 422: ERRORS[422]})
     def report(body: ReportIn, key: tuple[str, str] = Depends(pipeline)) -> dict:
-        return {"report_id": ledgers.get().report(body.post_id, body.reporter, body.reason)}
+        with ledgers.writing:
+            return {"report_id": ledgers.get().report(body.post_id, body.reporter, body.reason)}
 
     @app.post("/v1/appeals", tags=["pipeline"], response_model=AppealOut, summary="a user's appeal of a verdict",
               responses={**AUTH_ERRORS, **LEDGER_ERRORS, 400: ERRORS[400], 422: ERRORS[422]})
     def appeal(body: AppealIn, key: tuple[str, str] = Depends(pipeline)) -> dict:
-        return {"appeal_id": ledgers.get().appeal(body.verdict_id, body.reason, user=body.user)}
+        with ledgers.writing:
+            return {"appeal_id": ledgers.get().appeal(body.verdict_id, body.reason, user=body.user)}
 
     @app.post("/v1/policy/reload", tags=["admin"], response_model=ReloadOut,
               summary="load the policy files again; a policy with errors is refused and the old one keeps serving",

@@ -40,7 +40,7 @@ from policy.service.actions import (
 )
 from policy.service.errors import ApiError
 from policy.store import LedgerError, SqliteLedger, UnknownRecord
-from policy.store.ledger import SESSION_HOURS, time_arg
+from policy.store.ledger import SESSION_HOURS, parse_time, time_arg
 from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 from policy.tools.render import marked_pieces, rule_source
 
@@ -121,13 +121,9 @@ def safe_next(target: str | None) -> str:
 
 def age_text(since: str, now: datetime) -> str:
     """How long a case has waited, in words."""
-    minutes = max(int((now - time_arg_dt(since)).total_seconds() // 60), 0)
+    minutes = max(int((now - parse_time(since)).total_seconds() // 60), 0)
     hours = minutes // 60
     return f"{hours // 24} 天 {hours % 24} 小时" if hours >= 24 else f"{hours} 小时 {minutes % 60} 分"
-
-
-def time_arg_dt(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def evidence_label(violation: dict, evidence: dict) -> str:
@@ -309,7 +305,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
                  if (not kind or c["kind"] == kind) and (not rule or c["rule"] == rule)
                  and (not category or c["category"] == category)
                  and (not hold or hold in c["hold_names"])
-                 and time_arg_dt(c["since"]) <= cutoff]
+                 and parse_time(c["since"]) <= cutoff]
         key, backwards = SORTS.get(sort, SORTS["oldest"])
         cases.sort(key=lambda c: (c[key] or "", c["since"]), reverse=backwards)
         pages_total = max(1, -(-len(cases) // PAGE_SIZE))
