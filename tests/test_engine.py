@@ -201,10 +201,17 @@ def test_a_broken_policy_raises_with_every_diagnostic(make_engine):
     ({"id": "1", "target": {"minor": "yes"}}, "'target.minor' must be true or false"),
     ({"id": "1", "author": {"id": []}}, "'author.id' must be a string or a number"),  # even when falsy
     ({"id": "1", "author": {"id": False}}, "'author.id' must be a string or a number"),
+    ({"id": 1.5}, "'id' must be a string or a whole number, not 1.5"),
 ])
 def test_a_post_with_wrong_types_is_refused_by_name(engine, post, problem):
     with pytest.raises(PostError, match=problem):
         engine.check(post)
+
+
+def test_a_whole_number_written_as_a_float_is_the_same_id():
+    """JSON Schema's integer takes 1000000.0 and 1e6; so does the post reader."""
+    assert Post.from_dict({"id": 1e6, "author": {"id": 7.0}}).id == "1000000"
+    assert Post.from_dict({"id": 1e6, "author": {"id": 7.0}}).user_id == "7"
 
 
 def test_text_is_an_alias_of_body_and_posts_can_be_built_in_python(engine):

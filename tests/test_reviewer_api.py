@@ -150,6 +150,21 @@ def test_the_queue_lists_held_sanctions_oldest_first_with_filters_and_paging(ser
     assert client.get("/v1/review/cases/X1", headers=alice).status_code == 404
 
 
+def test_the_queue_filters_by_category_hold_name_and_time_waited_and_lists_open_appeals(service):
+    client, ledger, _, verdicts = service
+    alice = sign_in(client, "alice")
+    ledger.appeal(verdicts[0].verdict_id, "我是在骂自己", user="u1")
+    everything = held(client, alice)
+    assert [c["kind"] for c in everything] == ["sanction", "sanction", "appeal"]  # oldest first: the appeal is new
+    assert {c["category"] for c in everything} == {"unfriendly"}
+    assert held(client, alice, category="spam") == []
+    assert [c["user"] for c in held(client, alice, hold="protected")] == ["u2"]
+    assert [c["case"][0] for c in held(client, alice, kind="appeal")] == ["A"]
+    assert [c["user"] for c in held(client, alice, waited_hours=26 * 24)] == ["u1"]  # held 27 days ago
+    assert [c["user"] for c in held(client, alice, sort="newest")] == ["u1", "u2", "u1"]
+    assert client.get("/v1/review/queue", params={"waited_hours": -1}, headers=alice).status_code == 422
+
+
 def test_a_permanent_sanction_needs_two_distinct_senior_accounts_whatever_name_the_client_sends(service):
     client, ledger, _, _ = service
     case = held(client, sign_in(client, "alice"), hold="永久")[0]["case"]

@@ -22,6 +22,17 @@ class PostError(ValueError):
     """A post that cannot be checked; the message names the offending key."""
 
 
+def _identifier(value: Any, key: str) -> str | int:
+    """An id as given: a string or a whole number (JSON's ``1e6`` and ``1000000.0`` are 1000000)."""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**63:
+            return int(value)
+        raise PostError(f"'{key}' must be a string or a whole number, not {value!r}")
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise PostError(f"'{key}' must be a string or a number, not {type(value).__name__}")
+    return value
+
+
 @dataclass(frozen=True)
 class Post:
     id: str
@@ -92,13 +103,12 @@ class Post:
         post_id = flat.pop("id", None)
         if post_id is None:
             raise PostError("the post has no 'id'")
-        if not isinstance(post_id, (str, int)) or isinstance(post_id, bool):
-            raise PostError(f"'id' must be a string or a number, not {type(post_id).__name__}")
+        post_id = _identifier(post_id, "id")
         user = flat.pop("author.id", None)
         if user is None:
             user = flat.pop("user_id", None)
-        if user is not None and (not isinstance(user, (str, int)) or isinstance(user, bool)):
-            raise PostError(f"'author.id' must be a string or a number, not {type(user).__name__}")
+        if user is not None:
+            user = _identifier(user, "author.id")
         texts: dict[str, str] = {}
         facts: dict[str, float | bool] = {}
         for key, value in flat.items():

@@ -3,11 +3,13 @@ the ledger call that records it under the signed-in account."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from policy.engine.live import LiveEngine
 from policy.engine.pipeline import Engine
 from policy.service.errors import ApiError
 from policy.store import SanctionRow, SqliteLedger
-from policy.store.ledger import AppealRow
+from policy.store.ledger import AppealRow, parse_time
 
 RANK = {"reviewer": 1, "senior": 2, "admin": 3}
 SENIOR_HOLDS = frozenset({"permanent", "protected"})
@@ -20,6 +22,9 @@ MAX_ID = 2**63 - 1
 """The largest record id a ledger holds (SQLite's and PostgreSQL's bigint)."""
 CASE_DECISIONS = {"S": ("approve", "reject", "change"), "R": ("dismiss", "sanction")}
 APPEAL_OUTCOMES = ("uphold", "overturn", "modify")
+QUEUE_KINDS = ("sanction", "report", "appeal")
+QUEUE_SORTS = {"oldest": ("since", False), "newest": ("since", True), "rule": ("rule", False),
+               "user": ("user", False)}
 
 
 def at_least(who: Reviewer, role: str) -> bool:
@@ -77,3 +82,41 @@ def reload_policy(live: LiveEngine, ledger: SqliteLedger, actor: str) -> dict:
                         {"previous": result.previous, "error": result.error})
     return {"loaded": result.loaded, "version": result.version, "previous": result.previous,
             "error": result.error, "diagnostics": [d.as_dict() for d in result.diagnostics]}
+
+
+def review_queue(ledger: SqliteLedger, engine: Engine) -> list[dict]:
+    """What waits for a human: held sanctions and reported posts (``SqliteLedger.queue``) and open
+    appeals, each with its rule's category (from the policy, else from the verdict that named it)."""
+    categories = {r.id: (r.category, r.category_title) for r in engine.policy.rules}
+    cases = ledger.queue()
+    for appeal in ledger.appeals(status="open"):
+        verdict = ledger.verdict(appeal.verdict_id)
+        rules = [v["rule"] for v in verdict["violations"]]
+        for v in verdict["violations"]:
+            categories.setdefault(v["rule"], (v["category"], v["category_title"]))
+        cases.append({"case": f"A{appeal.appeal_id}", "kind": "appeal", "post_id": verdict["post_id"],
+                      "user": appeal.user_id, "rule": rules[0] if rules else None, "step": None,
+                      "holds": [f"申诉理由：{appeal.reason}"], "hold_names": ["appeal"],
+                      "reviewers_needed": 1, "approvals": [],
+                      "since": appeal.filed_at, "reports": len(ledger.reports(verdict["post_id"]))})
+    for case in cases:
+        case["category"], case["category_title"] = categories.get(case["rule"] or "", ("", ""))
+    return cases
+
+
+def filter_queue(cases: list[dict], kind: str | None = None, rule: str | None = None, category: str | None = None,
+                 hold: str | None = None, waited: timedelta | None = None, sort: str = "oldest",
+                 now: datetime | None = None) -> list[dict]:
+    """The cases that pass every filter given, sorted (``QUEUE_SORTS``; the oldest first by default).
+
+    ``hold`` is a hold's name (``permanent``, ``protected``, ``appeal``, ...) or words of its text;
+    ``waited`` keeps the cases that have waited at least that long."""
+    cutoff = (now or datetime.now(timezone.utc)) - (waited or timedelta(0))
+    kept = [c for c in cases
+            if (not kind or c["kind"] == kind) and (not rule or c["rule"] == rule)
+            and (not category or c["category"] == category)
+            and (not hold or hold in c["hold_names"] or any(hold in text for text in c["holds"]))
+            and (waited is None or parse_time(c["since"]) <= cutoff)]
+    key, backwards = QUEUE_SORTS.get(sort, QUEUE_SORTS["oldest"])
+    kept.sort(key=lambda c: (c[key] or "", c["since"]), reverse=backwards)
+    return kept

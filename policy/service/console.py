@@ -34,9 +34,11 @@ from policy.service.actions import (
     at_least,
     decide_appeal,
     decide_case,
+    filter_queue,
     needs_senior,
     parse_case,
     reload_policy,
+    review_queue,
 )
 from policy.service.errors import ApiError
 from policy.store import LedgerError, SqliteLedger, UnknownRecord
@@ -70,7 +72,6 @@ HOLD_WORDS = {"permanent": "永久处罚须人工复核", "protected": "受保�
               "brake": "紧急制动：规则近期改动后命中异常增多", "report": "用户举报，无规则命中", "appeal": ""}
 """Why a case waits, in words; the appeal's own reason is shown as it is."""
 VERDICT_WORDS = {"allow": "通过", "review": "人工复核", "reject": "拦截"}
-SORTS = {"oldest": ("since", False), "newest": ("since", True), "rule": ("rule", False), "user": ("user", False)}
 AGES = {"": 0, "1h": 1, "24h": 24, "72h": 72, "7d": 168}
 
 
@@ -274,21 +275,9 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
 
     # ---- the queue ----------------------------------------------------------------------------------
     def queue_cases(ledger: SqliteLedger) -> list[dict]:
-        """Held sanctions, reported posts and open appeals, each with its rule's category."""
-        categories = {r.id: (r.category, r.category_title) for r in live.engine.policy.rules}
-        cases = ledger.queue()
-        for appeal in ledger.appeals(status="open"):
-            verdict = ledger.verdict(appeal.verdict_id)
-            rules = [v["rule"] for v in verdict["violations"]]
-            for v in verdict["violations"]:
-                categories.setdefault(v["rule"], (v["category"], v["category_title"]))
-            cases.append({"case": f"A{appeal.appeal_id}", "kind": "appeal", "post_id": verdict["post_id"],
-                          "user": appeal.user_id, "rule": rules[0] if rules else None, "step": None,
-                          "holds": [f"申诉理由：{appeal.reason}"], "hold_names": ["appeal"],
-                          "reviewers_needed": 1, "approvals": [],
-                          "since": appeal.filed_at, "reports": len(ledger.reports(verdict["post_id"]))})
+        """The review queue, each case with its holds in the console's words."""
+        cases = review_queue(ledger, live.engine)
         for case in cases:
-            case["category"], case["category_title"] = categories.get(case["rule"] or "", ("", ""))
             case["why"] = [(name, HOLD_WORDS.get(name) or reason)
                            for name, reason in zip(case["hold_names"], case["holds"], strict=True)]
         return cases
@@ -300,14 +289,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         ledger = ledgers.get()
         everything = queue_cases(ledger)
         now = datetime.now(timezone.utc)
-        cutoff = now - timedelta(hours=AGES.get(age, 0))
-        cases = [c for c in everything
-                 if (not kind or c["kind"] == kind) and (not rule or c["rule"] == rule)
-                 and (not category or c["category"] == category)
-                 and (not hold or hold in c["hold_names"])
-                 and parse_time(c["since"]) <= cutoff]
-        key, backwards = SORTS.get(sort, SORTS["oldest"])
-        cases.sort(key=lambda c: (c[key] or "", c["since"]), reverse=backwards)
+        cases = filter_queue(everything, kind, rule, category, hold, timedelta(hours=AGES.get(age, 0)), sort, now)
         pages_total = max(1, -(-len(cases) // PAGE_SIZE))
         page = min(max(page, 1), pages_total)
         shown = cases[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]

@@ -11,6 +11,7 @@ sanction, a protected author's sanction, a brake reset and a bulk revert need ``
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -18,7 +19,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from policy.engine.live import LiveEngine
-from policy.service.actions import MAX_ID, Reviewer, at_least, decide_appeal, decide_case, parse_case
+from policy.service.actions import (
+    MAX_ID,
+    Reviewer,
+    at_least,
+    decide_appeal,
+    decide_case,
+    filter_queue,
+    parse_case,
+    review_queue,
+)
 from policy.service.errors import ApiError
 from policy.service.schemas import ErrorOut
 from policy.store import SanctionRow
@@ -115,14 +125,17 @@ def reviewer_routes(live: LiveEngine, ledgers: Any) -> APIRouter:
         return {"signed_out": who[0]}
 
     @router.get("/v1/review/queue", summary="cases waiting for a human, oldest first")
-    def queue(kind: Literal["sanction", "report"] | None = None, rule: str | None = None,
-              hold: str | None = Query(None, description="only sanctions held for this reason (its text)"),
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+    def queue(kind: Literal["sanction", "report", "appeal"] | None = None, rule: str | None = None,
+              category: str | None = Query(None, description="only cases of this category (its number)"),
+              hold: str | None = Query(None, description="only cases held for this reason: its name "
+                                       "(permanent, protected, appeal, ...) or words of its text"),
+              waited_hours: float | None = Query(None, ge=0, le=1e6,
+                                                 description="only cases waiting at least this many hours"),
+              sort: Literal["oldest", "newest", "rule", "user"] = "oldest",
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_ID),
               who: Reviewer = Depends(reviewer)) -> dict:
-        cases = [c for c in ledgers.get().queue()
-                 if (kind is None or c["kind"] == kind) and (rule is None or c["rule"] == rule)
-                 and (hold is None or any(hold in h for h in c["holds"]))]
-        cases.sort(key=lambda c: c["since"])
+        waited = timedelta(hours=waited_hours) if waited_hours is not None else None
+        cases = filter_queue(review_queue(ledgers.get(), live.engine), kind, rule, category, hold, waited, sort)
         return {"total": len(cases), "offset": offset, "cases": cases[offset:offset + limit]}
 
     @router.get("/v1/review/cases/{case}", summary="a case: the sanction, the post, its verdicts and reports")
