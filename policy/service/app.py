@@ -382,8 +382,8 @@ def freeze_heap() -> None:
     """Put everything alive now, the compiled policy above all, out of the garbage collector's sight.
 
     A loaded policy is about 300,000 objects; a full collection walks them all in about 75 ms, and
-    the request that happened to trigger it waited that long: the p99 at 64 connections was 100 ms
-    before this and 12 ms after (``benchmarks/load_service.py``).  Called again after a reload, so
+    the request that happened to trigger it waited that long: the p99 at 64 connections on one
+    worker was 100 ms before this and 18 ms after (``benchmarks/load_service.py``).  Called again after a reload, so
     that the old policy can be collected and the new one is frozen in turn."""
     gc.unfreeze()
     gc.collect()
