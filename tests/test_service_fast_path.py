@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from policy.service.app import WriteLock, freeze_heap
+from policy.service.app import BodyLimit, WriteLock, freeze_heap
 from policy.service.direct import DirectRoutes
 from policy.service.errors import ApiError
 
@@ -54,7 +54,8 @@ def call(app, method: str, path: str, chunks: list[bytes], length: int | None = 
 
 @pytest.fixture
 def app():
-    return DirectRoutes(fallback, {("POST", "/shout"): shout}, limit=64)
+    """The direct routes inside the body limit, as ``create_app`` stacks them."""
+    return BodyLimit(DirectRoutes(fallback, {("POST", "/shout"): shout}), limit=64)
 
 
 def test_a_direct_route_answers_from_its_handler_and_everything_else_passes_through(app):

@@ -360,9 +360,9 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(DirectRoutes, limit=MAX_BODY_BYTES, routes={
+    app.add_middleware(DirectRoutes, routes={  # inside the body limit, whose 413 it answers as JSON
         ("POST", "/v1/check"): check_one_body, ("POST", "/v1/check/batch"): check_batch_body})
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     return app
 
 

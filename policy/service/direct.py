@@ -3,7 +3,7 @@
 A ``/v1/check`` through FastAPI spent about 100 µs in the framework (matching the request against
 every route of the API and the console, building the request object, the exception middleware and
 the dependency machinery), twice the engine's own median check.  :class:`DirectRoutes` answers a
-few exact ``(method, path)`` pairs itself: it reads the body within the size limit, calls a
+few exact ``(method, path)`` pairs itself: it reads the body (inside ``BodyLimit``), calls a
 handler that turns the body into response bytes, and writes the response, so that what a check
 costs over HTTP is mostly the HTTP parsing and the engine (``benchmarks/load_service.py``).
 
@@ -31,8 +31,8 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 class DirectRoutes:
     """ASGI middleware: ``routes`` maps ``(method, path)`` to a handler; everything else goes on to ``app``."""
 
-    def __init__(self, app: Callable, routes: dict[tuple[str, str], Handler], limit: int):
-        self.app, self.routes, self.limit = app, routes, limit
+    def __init__(self, app: Callable, routes: dict[tuple[str, str], Handler]):
+        self.app, self.routes = app, routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
@@ -40,7 +40,7 @@ class DirectRoutes:
             await self.app(scope, receive, send)
             return
         try:
-            body = await self._body(scope, receive)
+            body = await self._body(receive)
             answer = handler(body)
         except ApiError as error:
             await error_response(error.status, error.code, error.message, error.details)(scope, receive, send)
@@ -53,21 +53,14 @@ class DirectRoutes:
                     "headers": [*JSON_HEADERS, (b"content-length", str(len(answer)).encode())]})
         await send({"type": "http.response.body", "body": answer})
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        """The whole request body, refused with 413 once it is over the limit (declared or streamed)."""
-        for name, value in scope.get("headers") or ():
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                raise ApiError(413, "too_large", f"the request body is over {self.limit:,} bytes")
+    @staticmethod
+    async def _body(receive: Receive) -> bytes:
+        """The whole request body (its size is the business of the ``BodyLimit`` outside this)."""
         chunks: list[bytes] = []
-        seen = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise ApiError(400, "invalid_json", "the client went away before the body was sent")
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.limit:
-                raise ApiError(413, "too_large", f"the request body is over {self.limit:,} bytes")
-            chunks.append(chunk)
+            chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
