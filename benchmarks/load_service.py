@@ -754,9 +754,8 @@ def report(meta: dict[str, Any], engine: dict[str, Any], rows: list[Level], over
     if uneven:
         where = ", ".join(f"`/v1/{r.endpoint}` at {r.connections}" for r in uneven)
         lines.append(f"NOTE: with more than one worker, one worker served nearly all connections at {where} "
-                     f"connections (the per-worker cores): the workers share one listening socket and the first "
-                     f"to wake accepts every connection waiting, so keep-alive connections opened together can all "
-                     f"land on one worker.")
+                     f"connections (the per-worker cores): where the workers share one listening socket (not "
+                     f"Linux: policy/service/workers.py), the first to wake accepts every connection waiting.")
     busy = [r for r in rows if r.other_cores is not None and r.other_cores > BUSY]
     if busy:
         lines.append(f"NOTE: other processes used more than {BUSY} of a core during {len(busy)} of {len(rows)} levels "

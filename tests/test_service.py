@@ -2,6 +2,7 @@
 endpoint against its OpenAPI schema with schemathesis (no 500 for any input)."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_unknown_paths_and_methods_are_json_errors(client):
 
 
 def test_health_readiness_and_metrics(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "worker": os.getpid()}
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["policy"]["name"] == "测试公约"
     client.post("/v1/check", json={"id": "p1", "body": "傻逼"})

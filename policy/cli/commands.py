@@ -605,10 +605,12 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     os.environ["POLICY_DB"] = args.db
     print(f"policy serve: {engine.policy.name} {engine.version}, ledger {args.db}, "
           f"http://{args.host}:{args.port}/ ({args.workers} worker(s))", file=sys.stderr)
-    import uvicorn  # only this command needs the server
+    from policy.service.workers import ServeError, serve  # only this command needs the server
 
-    uvicorn.run("policy.service.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning")
+    try:
+        serve(args.host, args.port, args.workers)
+    except ServeError as error:
+        raise UsageError(str(error)) from None
     return OK
 
 

@@ -270,7 +270,7 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="the process is up")
     async def healthz() -> dict:
-        return {"status": "ok"}
+        return {"status": "ok", "worker": os.getpid()}
 
     @app.get("/readyz", response_model=Ready, tags=["operations"],
              responses={503: {"model": Ready, "description": "not ready: the ledger is unreachable"}},

@@ -168,6 +168,7 @@ class ErrorOut(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    worker: int = Field(description="the process id of the worker that answered (`policy serve --workers N`)")
 
 
 class Ready(BaseModel):
