@@ -51,3 +51,82 @@ def make_engine(tmp_path):
         return Engine.load(write_policy(tmp_path / f"p{count}", text, files), **options)
 
     return make
+
+
+# ---- the ledger on both backends -----------------------------------------------------------------
+
+PG_ENV = "POLICY_TEST_PG"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The PostgreSQL server the tests use: ``$POLICY_TEST_PG``, else the local default.  Missing,
+    the PostgreSQL tests skip (outside CI) or fail (in CI, where the server must be there)."""
+    url = os.environ.get(PG_ENV, DEFAULT_PG)
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as error:  # noqa: BLE001 - any reason means no server to test against
+        message = (f"no PostgreSQL server at {url} ({str(error).strip().splitlines()[0] if str(error) else error}); "
+                   f"set {PG_ENV}=postgresql://user@host/db to run the PostgreSQL ledger tests")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def pg_raw(url: str):
+    """A plain autocommit connection to the test database (the schema in ``url``'s search_path)."""
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture
+def pg_database(pg_server):
+    """A URL of the test server whose search_path is a fresh schema, dropped afterwards, with every
+    ledger opened on it closed first."""
+    import gc
+    import uuid
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_raw(pg_server) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in pg_server else "?"
+    url = f"{pg_server}{joiner}options=-csearch_path%3D{schema}"
+    yield url
+    from policy.store.postgres import PostgresLedger
+
+    for thing in gc.get_objects():
+        if isinstance(thing, PostgresLedger) and thing.url == url:
+            thing.close()
+    with pg_raw(pg_server) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_target(request, tmp_path) -> str:
+    """What names a fresh, empty ledger: a SQLite file, then a PostgreSQL database (each test that
+    takes this runs on both backends)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    return request.getfixturevalue("pg_database")
+
+
+def raw_sql(target: str, script: str) -> None:
+    """Run SQL on the ledger's database behind the ledger's back (an attacker with write access)."""
+    from policy.store import is_server_url
+
+    if is_server_url(target):
+        with pg_raw(target) as conn:
+            for statement in filter(str.strip, script.split(";")):
+                conn.execute(statement)
+        return
+    import sqlite3
+
+    db = sqlite3.connect(target)
+    db.executescript(script)
+    db.close()

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from policy import Engine, Post
-from policy.store import SqliteLedger
+from policy.store import SqliteLedger, open_ledger
 
 from .conftest import write_policy
 
@@ -42,9 +42,9 @@ def stream(n, start=0, ad_every=50):
         yield Post.from_dict({"id": f"p{i}", "body": body, "author": {"id": f"u{i % 40}"}})
 
 
-def test_a_rule_that_starts_to_match_everything_is_tripped_loudly_and_held(tmp_path):
+def test_a_rule_that_starts_to_match_everything_is_tripped_loudly_and_held(tmp_path, ledger_target):
     trips = []
-    ledger = SqliteLedger(tmp_path / "l.db", on_brake=trips.append)
+    ledger = open_ledger(ledger_target, on_brake=trips.append)
     ledger.add_reviewer("alice")
     v1, v2 = engine_for(tmp_path, V1, "v1"), engine_for(tmp_path, V2, "v2")
     for i, post in enumerate(stream(400)):
@@ -92,10 +92,10 @@ def mixed_stream():
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_a_revert_restores_every_affected_user_exactly(tmp_path, dry_run):
+def test_a_revert_restores_every_affected_user_exactly(tmp_path, ledger_target, dry_run):
     engine = engine_for(tmp_path, RULES, "both")
     without = engine_for(tmp_path, RULES.replace("when body has ads", "when body has ads and links > 99"), "none")
-    ledger = SqliteLedger(tmp_path / "l.db")
+    ledger = open_ledger(ledger_target)
     ledger.add_reviewer("alice")
     expected = SqliteLedger(tmp_path / "expected.db")
     for i, post in enumerate(mixed_stream()):

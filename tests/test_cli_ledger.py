@@ -1,26 +1,25 @@
 """A reviewer's whole workflow through the command line, on a ledger the scan filled."""
 
 import json
-import sqlite3
 
 import pytest
 
 from policy.cli import main
 
-from .conftest import write_policy
+from .conftest import raw_sql, write_policy
 from .test_store import RULES
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(tmp_path, monkeypatch, ledger_target):
     policy = write_policy(tmp_path / "policy", RULES)
     posts = tmp_path / "posts.jsonl"
     rows = [{"id": f"p{i}", "body": "你个笨蛋", "author": {"id": "u1"}} for i in range(3)]
     rows.append({"id": "q1", "body": "今天天气不错", "author": {"id": "u2"}})
     rows.append({"id": "q2", "body": "笨蛋", "author": {"id": "u3", "protected": True}})
     posts.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    monkeypatch.setenv("POLICY_DB", str(tmp_path / "ledger.db"))
-    return str(policy), str(posts), tmp_path / "ledger.db"
+    monkeypatch.setenv("POLICY_DB", ledger_target)
+    return str(policy), str(posts), ledger_target
 
 
 def run(capsys, *args):
@@ -82,10 +81,7 @@ def test_the_review_queue_through_the_cli(capsys, setup):
 def test_a_tampered_chain_is_named_by_row(capsys, setup):
     policy, posts, db = setup
     run(capsys, "scan", "--policy", policy, posts)
-    connection = sqlite3.connect(db)
-    connection.execute("UPDATE audit SET actor = 'someone' WHERE seq = 4")
-    connection.commit()
-    connection.close()
+    raw_sql(db, "UPDATE audit SET actor = 'someone' WHERE seq = 4")
     code, out, _ = run(capsys, "audit", "verify")
     assert code == 1
     assert "audit chain BROKEN at row 4: its content does not match its hash" in out
@@ -104,13 +100,13 @@ def test_ledger_mistakes_get_a_message_and_exit_2(capsys, setup, monkeypatch, ar
     assert code == 2 and message in err and "Traceback" not in err
 
 
-def test_status_brake_reset_and_revert_through_the_cli(capsys, tmp_path, monkeypatch):
+def test_status_brake_reset_and_revert_through_the_cli(capsys, tmp_path, monkeypatch, ledger_target):
     brake = '\nbrake "制动" {\n  watch 7 days\n  share 5\n  minimum 3\n}\n'
     policy = str(write_policy(tmp_path / "braked", RULES + brake))
     posts = tmp_path / "many.jsonl"
     posts.write_text("".join(json.dumps({"id": f"b{i}", "body": "笨蛋", "author": {"id": f"v{i % 2}"}},
                                         ensure_ascii=False) + "\n" for i in range(6)), encoding="utf-8")
-    monkeypatch.setenv("POLICY_DB", str(tmp_path / "braked.db"))
+    monkeypatch.setenv("POLICY_DB", ledger_target)
     run(capsys, "scan", "--policy", policy, str(posts))
     code, out, _ = run(capsys, "status")
     assert code == 1 and "BRAKE TRIPPED on rule r.insult" in out and "3 of 3 posts (100.0%)" in out

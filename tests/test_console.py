@@ -11,7 +11,7 @@ from policy import Engine
 from policy.engine.live import LiveEngine
 from policy.service import console
 from policy.service.app import create_app
-from policy.store import SqliteLedger
+from policy.store import open_ledger
 
 from .conftest import write_policy
 from .test_reviewer_api import PASSWORD, RULES, T0, post
@@ -20,12 +20,12 @@ HOSTILE = '你个笨蛋<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 @pytest.fixture
-def desk(tmp_path):
+def desk(tmp_path, ledger_target):
     """A console over a ledger: u1 with four insults (the fourth a held permanent mute, the first
     appealed), a protected u2 held, and a reported post n1 no rule flagged."""
     folder = write_policy(tmp_path / "policy", RULES)
     engine = Engine.load(folder)
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger = open_ledger(ledger_target)
     for name, role in [("alice", "reviewer"), ("sara", "senior"), ("sam", "senior"), ("ada", "admin")]:
         ledger.add_account(name, role, PASSWORD)
     verdicts = [ledger.process(engine, post(f"p{i}", HOSTILE if i == 0 else "你个笨蛋"), at=T0 + timedelta(days=i))
@@ -34,7 +34,7 @@ def desk(tmp_path):
     ledger.process(engine, post("n1", "你这人真行", user="u3"), at=T0 + timedelta(days=6))
     ledger.report("n1", "u9", "阴阳怪气", at=T0 + timedelta(days=6, hours=1))
     ledger.appeal(verdicts[0].verdict_id, "我在说我自己", user="u1")  # filed just now
-    app = create_app(LiveEngine(folder), str(tmp_path / "ledger.db"))
+    app = create_app(LiveEngine(folder), ledger_target)
     return app, ledger
 
 

@@ -30,11 +30,10 @@ from pathlib import Path
 
 import pytest
 
-import policy.cli.commands
-import policy.cli.ledger
+import policy.store
 from policy import Engine, Post
 from policy.cli import main
-from policy.store import LedgerError, SqliteLedger
+from policy.store import LedgerError, SqliteLedger, open_ledger
 
 from .conftest import write_policy
 from .test_store import RULES
@@ -47,7 +46,7 @@ import random
 import sys
 
 from policy import Engine, Post
-from policy.store import LedgerError, SqliteLedger
+from policy.store import LedgerError, open_ledger
 
 db, policy, run, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rng = random.Random(seed)
@@ -60,7 +59,7 @@ def ack(*words):
 
 
 engine = Engine.load(policy)
-ledger = SqliteLedger(db)
+ledger = open_ledger(db)
 for name in ("alice", "bob"):
     ledger.add_reviewer(name)
     ack("reviewer", name)
@@ -134,7 +133,7 @@ class Acks:
                 + len(self.reviews) + len(self.reports))
 
 
-def run_and_kill(script: Path, db: Path, policy: Path, run: int, rng: random.Random) -> list[str]:
+def run_and_kill(script: Path, db: Path | str, policy: Path, run: int, rng: random.Random) -> list[str]:
     """Start a writer, SIGKILL it at a random moment, return the lines it completed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     process = subprocess.Popen([sys.executable, str(script), str(db), str(policy), f"r{run}",
@@ -171,19 +170,21 @@ def run_and_kill(script: Path, db: Path, policy: Path, run: int, rng: random.Ran
     return lines
 
 
-def check_ledger(db: Path, acks: Acks) -> dict[str, int]:
-    """Every acknowledged write is present, and every transaction is whole."""
-    raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    raw.close()
-    ledger = SqliteLedger(db)
+def check_ledger(db: Path | str, acks: Acks) -> dict[str, int]:
+    """Every acknowledged write is present, and every transaction is whole (either backend)."""
+    server = policy.store.is_server_url(str(db))
+    if not server:
+        raw = sqlite3.connect(db)
+        assert raw.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        raw.close()
+    ledger = open_ledger(str(db))
     try:
         audit = ledger.verify_audit()
         assert audit.ok, audit
-        q = ledger.db.execute
+        q = ledger._q
 
         def ids(sql: str) -> list:
-            return [row[0] for row in q(sql).fetchall()]
+            return [next(iter(dict(row).values())) for row in q(sql).fetchall()]
 
         lost: list[str] = []
         reviewers = set(ids("SELECT name FROM reviewers"))
@@ -229,8 +230,8 @@ def check_ledger(db: Path, acks: Acks) -> dict[str, int]:
         audited("report.filed", [p for p in ids("SELECT post_id FROM reports")])
         audited("reviewer.added", list(reviewers))
         assert ids("SELECT verdict_id FROM verdicts WHERE post_id NOT IN (SELECT post_id FROM posts)") == []
-        sanctioned = set(ids("SELECT verdict_id FROM verdicts WHERE json_extract(json, '$.sanction.status') "
-                             "IN ('active', 'pending_review')"))
+        status = "(json::jsonb -> 'sanction' ->> 'status')" if server else "json_extract(json, '$.sanction.status')"
+        sanctioned = set(ids(f"SELECT verdict_id FROM verdicts WHERE {status} IN ('active', 'pending_review')"))
         assert {s["verdict_id"] for s in strikes.values()} == sanctioned  # one post, one verdict, one strike
         assert ids("SELECT verdict_id FROM sanctions WHERE verdict_id NOT IN (SELECT verdict_id FROM strikes)") == []
         assert ids("SELECT verdict_id FROM strikes WHERE verdict_id NOT IN (SELECT verdict_id FROM sanctions)") == []
@@ -243,13 +244,13 @@ def check_ledger(db: Path, acks: Acks) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("kills", [6, pytest.param(300, marks=pytest.mark.slow)])
-def test_a_killed_writer_loses_no_acknowledged_write(tmp_path, kills):
+def test_a_killed_writer_loses_no_acknowledged_write(tmp_path, ledger_target, kills):
     started = time.monotonic()
     rng = random.Random(20261101 + kills)
     script = tmp_path / "writer.py"
     script.write_text(WRITER, encoding="utf-8")
     policy_dir = write_policy(tmp_path / "policy", RULES)
-    db = tmp_path / "ledger.db"
+    db = ledger_target
     acks = Acks()
     for run in range(kills):
         for line in run_and_kill(script, db, policy_dir, run, rng):
@@ -331,8 +332,7 @@ def test_a_full_disk_through_the_cli_is_a_message_and_exit_2(tmp_path, monkeypat
     monkeypatch.setenv("POLICY_DB", str(path))
     assert main(["reviewer", "add", "alice"]) == 0
     full = partial(SqliteLedger, max_page_count=pages(path) + 8)  # what a nearly full disk leaves
-    monkeypatch.setattr(policy.cli.commands, "SqliteLedger", full)
-    monkeypatch.setattr(policy.cli.ledger, "SqliteLedger", full)
+    monkeypatch.setattr(policy.store, "SqliteLedger", full)  # what open_ledger opens for a file
     capsys.readouterr()
 
     code = main(["scan", "--policy", policy_dir, "--format", "json", str(posts)])

@@ -159,10 +159,10 @@ def test_a_post_object_with_every_field_wrong_is_refused_by_name():
         Post.from_dict({"id": "x", "title": 3})
 
 
-def test_the_ledger_records_posts_with_lone_surrogates_and_refuses_such_ids_by_name(tmp_path):
-    from policy.store import LedgerError, SqliteLedger
+def test_the_ledger_records_posts_with_lone_surrogates_and_refuses_such_ids_by_name(ledger_target):
+    from policy.store import LedgerError, open_ledger
 
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger = open_ledger(ledger_target)
     verdict = ledger.process(BUNDLED, Post.from_dict({"id": "s", "body": "你是傻\udfff逼", "author": {"id": "u1"}}))
     assert verdict.decision == "reject"
     assert ledger.post("s").text("body") == "你是傻\udfff逼"  # read back exactly

@@ -4,7 +4,7 @@ import json
 
 from policy import Engine, Post
 from policy.cli import main
-from policy.store import SqliteLedger
+from policy.store import open_ledger
 from policy.tools.replay import replay
 
 from .conftest import write_policy
@@ -34,9 +34,9 @@ def test_many_workers_give_the_same_report_as_one(tmp_path):
     assert one == two
 
 
-def test_replay_from_the_ledger_with_reviewer_outcomes(capsys, tmp_path):
+def test_replay_from_the_ledger_with_reviewer_outcomes(capsys, tmp_path, ledger_target):
     old, new = write_policy(tmp_path / "old", OLD + LADDER), write_policy(tmp_path / "new", NEW + LADDER)
-    ledger = SqliteLedger(tmp_path / "l.db")
+    ledger = open_ledger(ledger_target)
     ledger.add_reviewer("dan")
     engine = Engine.load(old)
     verdict = ledger.process(engine, Post.from_dict({"id": "x1", "body": "专业代发", "author": {"id": "u"}}))
@@ -44,7 +44,7 @@ def test_replay_from_the_ledger_with_reviewer_outcomes(capsys, tmp_path):
     appeal = ledger.appeal(verdict.verdict_id, "我是卖书的")
     ledger.decide_appeal(engine, appeal, "overturn", "dan", "误判")
     ledger.close()
-    code = main(["replay", "--old", str(old), "--new", str(new), "--db", str(tmp_path / "l.db"), "--workers", "1"])
+    code = main(["replay", "--old", str(old), "--new", str(new), "--db", ledger_target, "--workers", "1"])
     out = capsys.readouterr().out
     assert code == 1 and "decisions changed on 1 post(s)" in out
     assert "0% of 1" in out  # reviewers overturned the one decided case of this rule

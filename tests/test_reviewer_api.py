@@ -10,7 +10,7 @@ from policy import Engine, Post
 from policy.cli import main
 from policy.engine.live import LiveEngine
 from policy.service.app import create_app
-from policy.store import LedgerError, SqliteLedger
+from policy.store import LedgerError, open_ledger
 from policy.store.ledger import hash_password, password_matches
 
 from .conftest import write_policy
@@ -48,18 +48,18 @@ def post(post_id: str, body: str, user: str = "u1", **author) -> Post:
 
 
 @pytest.fixture
-def service(tmp_path):
+def service(tmp_path, ledger_target):
     """A service over a ledger with four accounts, a user u1 with four insults (the fourth held as
     permanent) and a protected user u2 whose insult is held."""
     folder = write_policy(tmp_path / "policy", RULES)
     engine = Engine.load(folder)
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger = open_ledger(ledger_target)
     for name, role in [("alice", "reviewer"), ("bob", "reviewer"), ("sara", "senior"), ("sam", "senior"),
                        ("ada", "admin")]:
         ledger.add_account(name, role, PASSWORD)
     verdicts = [ledger.process(engine, post(f"p{i}", "你个笨蛋"), at=T0 + timedelta(days=i)) for i in range(4)]
     ledger.process(engine, post("q1", "笨蛋", user="u2", protected=True), at=T0 + timedelta(days=5))
-    client = TestClient(create_app(LiveEngine(folder), str(tmp_path / "ledger.db")), raise_server_exceptions=False)
+    client = TestClient(create_app(LiveEngine(folder), ledger_target), raise_server_exceptions=False)
     return client, ledger, engine, verdicts
 
 
@@ -271,13 +271,13 @@ def test_an_admin_session_may_reload_the_policy_and_a_reviewer_session_may_not(s
 
 # ---- the command line ------------------------------------------------------------------------------
 
-def test_policy_user_add_reads_the_password_from_stdin_and_refuses_a_short_one(tmp_path, capsys, monkeypatch):
+def test_policy_user_add_reads_the_password_from_stdin_and_refuses_a_short_one(ledger_target, capsys, monkeypatch):
     import io
 
-    db = str(tmp_path / "l.db")
+    db = ledger_target
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["user", "add", "erin", "--role", "senior", "--password-stdin", "--db", db]) == 0
-    assert SqliteLedger(db).sign_in("erin", PASSWORD) is not None
+    assert open_ledger(db).sign_in("erin", PASSWORD) is not None
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["user", "add", "fay", "--password-stdin", "--db", db]) != 0
     assert "at least 10 characters" in capsys.readouterr().err
@@ -285,4 +285,4 @@ def test_policy_user_add_reads_the_password_from_stdin_and_refuses_a_short_one(t
     assert main(["user", "list", "--db", db]) == 0
     assert "disabled" in capsys.readouterr().out
     with pytest.raises(LedgerError):
-        SqliteLedger(db).add_account("erin", "admin", PASSWORD)
+        open_ledger(db).add_account("erin", "admin", PASSWORD)

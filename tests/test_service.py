@@ -20,7 +20,7 @@ from schemathesis.errors import FailureGroup
 from policy.cli import main
 from policy.engine.live import LiveEngine
 from policy.service.app import MAX_BODY_BYTES, create_app
-from policy.store import SqliteLedger
+from policy.store import SqliteLedger, open_ledger
 
 from .conftest import write_policy
 
@@ -214,12 +214,12 @@ def test_policy_serve_with_a_broken_policy_says_so_and_exits_2(tmp_path, capsys)
 # ---- what needs a key --------------------------------------------------------------------------------
 
 @pytest.fixture
-def keyed(live, tmp_path):
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+def keyed(live, ledger_target):
+    ledger = open_ledger(ledger_target)
     keys = {"pipeline": ledger.add_api_key("pipe", "pipeline"), "admin": ledger.add_api_key("ops", "admin")}
     ledger.close()
-    client = TestClient(create_app(live, str(tmp_path / "ledger.db")), raise_server_exceptions=False)
-    return client, keys, tmp_path / "ledger.db"
+    client = TestClient(create_app(live, ledger_target), raise_server_exceptions=False)
+    return client, keys, ledger_target
 
 
 def auth(key: str) -> dict:
@@ -242,7 +242,7 @@ def test_the_pipeline_processes_a_post_and_it_is_recorded(keyed):
                            headers=auth(keys["pipeline"]))
     assert response.status_code == 200
     verdict = response.json()
-    ledger = SqliteLedger(db)
+    ledger = open_ledger(db)
     assert ledger.verdict(verdict["verdict_id"])["decision"] == "reject"
     assert ledger.post("p1").user_id == "u1" and len(ledger.verdicts(post_id="p1")) == 1
 
@@ -282,6 +282,6 @@ def test_only_an_admin_key_reloads_and_a_broken_policy_is_refused_while_the_old_
 
 def test_a_revoked_key_is_refused(keyed):
     client, keys, db = keyed
-    SqliteLedger(db).revoke_api_key("pipe")
+    open_ledger(db).revoke_api_key("pipe")
     response = client.post("/v1/process", json={"id": "p1", "body": "好"}, headers=auth(keys["pipeline"]))
     assert response.status_code == 401

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from policy import Engine, Post
-from policy.store import LedgerError, SqliteLedger
+from policy.store import LedgerError, SqliteLedger, open_ledger
 
-from .conftest import write_policy
+from .conftest import raw_sql, write_policy
 
 RULES = """
 lexicon insult { terms "笨蛋" "傻逼" }
@@ -41,8 +41,8 @@ def engine(tmp_path):
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+def ledger(ledger_target):
+    ledger = open_ledger(ledger_target)
     ledger.add_reviewer("alice")
     ledger.add_reviewer("bob")
     yield ledger
@@ -121,12 +121,6 @@ def test_a_reported_post_no_rule_flagged_waits_in_the_queue(engine, ledger):
     assert ledger.queue() == []
 
 
-def tamper(path, script):
-    db = sqlite3.connect(path)
-    db.executescript(script)
-    db.close()
-
-
 @pytest.mark.parametrize("change, bad_seq", [
     ("UPDATE audit SET payload = '{}' WHERE seq = 3", 3),
     ("DELETE FROM audit WHERE seq = 4", 5),
@@ -134,12 +128,12 @@ def tamper(path, script):
      "UPDATE audit SET seq = 3 WHERE seq = -2", 2),
     ("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", None),
 ])
-def test_the_audit_chain_names_the_first_row_that_does_not_verify(engine, ledger, tmp_path, change, bad_seq):
+def test_the_audit_chain_names_the_first_row_that_does_not_verify(engine, ledger, ledger_target, change, bad_seq):
     for i in range(3):
         ledger.process(engine, post(f"p{i}", "笨蛋"), at=day(i))
     rows = len(ledger.audit_rows())
     assert ledger.verify_audit().ok
-    tamper(tmp_path / "ledger.db", change)
+    raw_sql(ledger_target, change)
     check = ledger.verify_audit()
     assert not check.ok
     assert check.bad_seq == (bad_seq if bad_seq is not None else rows)
@@ -161,16 +155,15 @@ def test_a_read_only_ledger_gives_a_clear_error_and_writes_nothing(engine, tmp_p
     assert SqliteLedger(path).verdicts() == []
 
 
-def test_two_workers_recording_the_same_user_count_every_strike(engine, tmp_path):
+def test_two_workers_recording_the_same_user_count_every_strike(engine, ledger_target):
     """Separate connections, as separate pipeline workers would have, writing at once."""
     import threading
 
-    path = tmp_path / "shared.db"
-    SqliteLedger(path).close()
+    open_ledger(ledger_target).close()
     errors = []
 
     def worker(name):
-        ledger = SqliteLedger(path)
+        ledger = open_ledger(ledger_target)
         try:
             for i in range(10):
                 ledger.process(engine, post(f"{name}-{i}", "你个笨蛋"))
@@ -185,7 +178,7 @@ def test_two_workers_recording_the_same_user_count_every_strike(engine, tmp_path
     for t in threads:
         t.join()
     assert errors == []
-    ledger = SqliteLedger(path)
+    ledger = open_ledger(ledger_target)
     assert len(ledger.strikes("u1")) == 20
     counted = sorted(s.detail.strikes_counted for s in ledger.sanctions(user="u1"))
     # as one worker alone would record it: three active strikes, then permanent sanctions held

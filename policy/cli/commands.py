@@ -26,7 +26,7 @@ from policy.lang.parse import parse
 from policy.lang.sources import SourceError
 from policy.model.post import Post, PostError
 from policy.model.verdict import Verdict
-from policy.store import LedgerError, SqliteLedger
+from policy.store import LedgerError, SqlLedger, describe, is_server_url, open_ledger
 from policy.tools.coverage import coverage
 from policy.tools.examples import run_examples
 from policy.tools.explain import UnknownRule, explain
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def policy_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--policy", metavar="PATH", help="policy folder or file (default: the bundled convention)")
+        p.add_argument("--policy", metavar="LEDGER", help="policy folder or file (default: the bundled convention)")
         p.add_argument("--cache", metavar="DIR", help="reuse the compiled policy from this folder")
         p.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS, metavar="N",
                        help=f"posts longer than this go to review unscanned (default {DEFAULT_MAX_CHARS:,})")
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", required=True, help="the rule to explain")
     p.add_argument("--title", default=None, help="the post's title")
     p.add_argument("--post", help="explain a post recorded in the ledger")
-    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="PATH", help="the ledger for --post")
+    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="LEDGER", help="the ledger for --post")
     p.add_argument("--format", choices=("human", "json"), default="human")
     policy_option(p)
 
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="posts, one JSON object a line (default: the posts in --db)")
     p.add_argument("--old", required=True, metavar="DIR", help="the policy as it is")
     p.add_argument("--new", required=True, metavar="DIR", help="the policy as it would be")
-    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="PATH",
+    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="LEDGER",
                    help="the ledger: its posts when no file is given, and its review outcomes for precision")
     p.add_argument("--samples", type=int, default=3, metavar="N", help="posts shown per changed rule")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: every core)")
@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="posts, one JSON object a line ('-' for standard input)")
     p.add_argument("--format", choices=("json", "human"), default="json")
     p.add_argument("--summary", action="store_true", help="print a summary to stderr at the end")
-    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="PATH",
+    p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="LEDGER",
                    help="record verdicts, strikes and sanctions in this ledger (default: $POLICY_DB)")
     policy_option(p)
 
@@ -123,10 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("-w", "--write", action="store_true", help="rewrite the files in place")
 
     p = sub.add_parser("serve", help="run the HTTP service (check, process, reviewer endpoints, /metrics)")
-    p.add_argument("--policy", metavar="PATH", help="policy folder or file (default: the bundled convention)")
+    p.add_argument("--policy", metavar="LEDGER", help="policy folder or file (default: the bundled convention)")
     p.add_argument("--cache", metavar="DIR", help="reuse the compiled policy from this folder")
-    p.add_argument("--db", default=os.environ.get("POLICY_DB") or DEFAULT_SERVE_DB, metavar="PATH",
-                   help=f"the ledger (SQLite file; default: $POLICY_DB, else {DEFAULT_SERVE_DB})")
+    p.add_argument("--db", default=os.environ.get("POLICY_DB") or DEFAULT_SERVE_DB, metavar="LEDGER",
+                   help=f"the ledger: a SQLite file or a postgresql:// URL (default: $POLICY_DB, else "
+                        f"{DEFAULT_SERVE_DB})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default: %(default)s)")
@@ -192,8 +193,8 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(args)
     if args.post:
         if not args.db:
-            raise UsageError("--post needs the ledger: pass --db PATH or set POLICY_DB")
-        ledger = SqliteLedger(args.db)
+            raise UsageError("--post needs the ledger: pass --db LEDGER or set POLICY_DB")
+        ledger = open_ledger(args.db)
         try:
             post = ledger.post(args.post)
         finally:
@@ -216,7 +217,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    ledger = SqliteLedger(args.db) if args.db else None
+    ledger = open_ledger(args.db) if args.db else None
     try:
         if args.file:
             if args.file != "-" and not Path(args.file).is_file():
@@ -330,7 +331,7 @@ def _posts(path_text: str):
 
 def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     engine = _engine(args)
-    ledger = SqliteLedger(args.db) if args.db else None
+    ledger = open_ledger(args.db) if args.db else None
     try:
         return _scan(args, out, engine, ledger)
     finally:
@@ -338,7 +339,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
             ledger.close()
 
 
-def _scan(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqliteLedger | None) -> int:
+def _scan(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqlLedger | None) -> int:
     decisions: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     bad = 0
@@ -598,12 +599,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, not {args.port}")
     engine = Engine.load(args.policy, cache_dir=args.cache)
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    SqliteLedger(args.db).close()
+    if not is_server_url(args.db):
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    open_ledger(args.db).close()
     os.environ["POLICY_SERVE_POLICY"] = args.policy or ""
     os.environ["POLICY_SERVE_CACHE"] = args.cache or ""
     os.environ["POLICY_DB"] = args.db
-    print(f"policy serve: {engine.policy.name} {engine.version}, ledger {args.db}, "
+    print(f"policy serve: {engine.policy.name} {engine.version}, ledger {describe(args.db)}, "
           f"http://{args.host}:{args.port}/ ({args.workers} worker(s))", file=sys.stderr)
     from policy.service.workers import ServeError, serve  # only this command needs the server
 

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from policy.engine.pipeline import Engine
 from policy.model.verdict import Verdict
-from policy.store import LedgerError, SqliteLedger
+from policy.store import LedgerError, SqlLedger, open_ledger
 from policy.store.ledger import time_arg as _time
 from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 from policy.tools.render import render_sanction, render_verdict, rule_source
@@ -25,8 +25,8 @@ OK, FOUND = 0, 1
 
 def add_commands(sub, policy_option) -> None:
     def db_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="PATH",
-                       help="the ledger (SQLite file; default: $POLICY_DB)")
+        p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="LEDGER",
+                       help="the ledger: a SQLite file or a postgresql:// URL (default: $POLICY_DB)")
 
     p = sub.add_parser("reviewer", help="register a reviewer")
     p.add_argument("action", choices=("add",))
@@ -123,10 +123,10 @@ def add_commands(sub, policy_option) -> None:
     db_option(p)
 
 
-def open_ledger(args: argparse.Namespace) -> SqliteLedger:
+def ledger_of(args: argparse.Namespace) -> SqlLedger:
     if not args.db:
-        raise LedgerError("no ledger given: pass --db PATH or set POLICY_DB")
-    return SqliteLedger(args.db)
+        raise LedgerError("no ledger given: pass --db LEDGER or set POLICY_DB")
+    return open_ledger(args.db)
 
 
 def _need(args: argparse.Namespace, *names: str) -> None:
@@ -136,7 +136,7 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, load_engine) -> int:
-    ledger = open_ledger(args)
+    ledger = ledger_of(args)
     try:
         handler = {"reviewer": cmd_reviewer, "user": cmd_user, "key": cmd_key, "report": cmd_report,
                    "review": cmd_review, "appeals": cmd_appeals, "history": cmd_history, "verdict": cmd_verdict,
@@ -204,7 +204,7 @@ def cmd_report(args, out, ledger, load_engine) -> int:
 
 # ---- review queue -------------------------------------------------------------------------------
 
-def cmd_review(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_review(args, out, ledger: SqlLedger, load_engine) -> int:
     if args.action == "list":
         cases = ledger.queue()
         if args.format == "json":
@@ -252,7 +252,7 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def _show_post(out: TextIO, ledger: SqliteLedger, post_id: str) -> Verdict | None:
+def _show_post(out: TextIO, ledger: SqlLedger, post_id: str) -> Verdict | None:
     post = ledger.post(post_id)
     verdicts = ledger.verdicts(post_id=post_id)
     if not verdicts:
@@ -266,7 +266,7 @@ def _show_post(out: TextIO, ledger: SqliteLedger, post_id: str) -> Verdict | Non
 
 # ---- appeals ----------------------------------------------------------------------------------------
 
-def cmd_appeals(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_appeals(args, out, ledger: SqlLedger, load_engine) -> int:
     if args.action == "file":
         verdict_id = args.target
         if verdict_id is None and args.post:
@@ -311,7 +311,7 @@ def cmd_appeals(args, out, ledger: SqliteLedger, load_engine) -> int:
     return OK
 
 
-def _show_appeal(out: TextIO, ledger: SqliteLedger, appeal, engine: Engine) -> int:
+def _show_appeal(out: TextIO, ledger: SqlLedger, appeal, engine: Engine) -> int:
     print(f"appeal {appeal.appeal_id} by user {appeal.user_id}, filed {appeal.filed_at}: “{appeal.reason}”", file=out)
     print(f"status {appeal.status}" + (f", {appeal.outcome} by {appeal.reviewer}: {appeal.decision_reason}"
                                         if appeal.outcome else ""), file=out)
@@ -347,7 +347,7 @@ def _show_appeal(out: TextIO, ledger: SqliteLedger, appeal, engine: Engine) -> i
 
 # ---- history, verdicts, audit ------------------------------------------------------------------------
 
-def _print_standing(out: TextIO, ledger: SqliteLedger, user: str) -> None:
+def _print_standing(out: TextIO, ledger: SqlLedger, user: str) -> None:
     standing = ledger.standing(user)
     in_force = ", ".join(f"{step} (sanction {sid})" for sid, step in standing["sanctions_in_force"]) or "none"
     print(f"user {user}: {standing['active_strikes']} active strike(s); sanctions in force: {in_force}", file=out)
@@ -359,7 +359,7 @@ def _print_standing(out: TextIO, ledger: SqliteLedger, user: str) -> None:
               + (f" (replaces {s.replaces})" if s.replaces else ""), file=out)
 
 
-def cmd_history(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_history(args, out, ledger: SqlLedger, load_engine) -> int:
     if args.format == "json":
         json.dump({"standing": ledger.standing(args.user), "strikes": ledger.strikes(args.user),
                    "sanctions": [dict(s.__dict__, detail=s.detail.to_dict()) for s in ledger.sanctions(user=args.user)],
@@ -375,7 +375,7 @@ def cmd_history(args, out, ledger: SqliteLedger, load_engine) -> int:
     return OK
 
 
-def cmd_verdict(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_verdict(args, out, ledger: SqlLedger, load_engine) -> int:
     if args.verdict_id:
         found = [ledger.verdict(args.verdict_id)]
     elif args.post:
@@ -394,7 +394,7 @@ def cmd_verdict(args, out, ledger: SqliteLedger, load_engine) -> int:
     return OK
 
 
-def cmd_status(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_status(args, out, ledger: SqlLedger, load_engine) -> int:
     status = ledger.brake_status()
     if args.format == "json":
         json.dump(status, out, ensure_ascii=False, indent=2)
@@ -419,13 +419,13 @@ def cmd_status(args, out, ledger: SqliteLedger, load_engine) -> int:
     return FOUND if status["tripped"] else OK
 
 
-def cmd_brake(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_brake(args, out, ledger: SqlLedger, load_engine) -> int:
     ledger.reset_brake(args.rule, args.reviewer, args.reason)
     print(f"brake on rule {args.rule} reset by {args.reviewer}; the rule as it stands is no longer watched", file=out)
     return OK
 
 
-def cmd_revert(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_revert(args, out, ledger: SqlLedger, load_engine) -> int:
     since, until = _time(args.since), _time(args.until) if args.until else None
     if not args.dry_run:
         _need(args, "reviewer", "reason")
@@ -444,7 +444,7 @@ def cmd_revert(args, out, ledger: SqliteLedger, load_engine) -> int:
     return OK
 
 
-def cmd_audit(args, out, ledger: SqliteLedger, load_engine) -> int:
+def cmd_audit(args, out, ledger: SqlLedger, load_engine) -> int:
     if args.action == "log":
         for row in ledger.audit_rows()[-args.tail:]:
             print(f"{row['seq']:>6} {row['at'][:19]} {row['actor']:<12} {row['action']:<20} {row['subject']:<30} "

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from policy.engine.live import LiveEngine
 from policy.engine.pipeline import Engine
 from policy.service.errors import ApiError
-from policy.store import SanctionRow, SqliteLedger
+from policy.store import SanctionRow, SqlLedger
 from policy.store.ledger import AppealRow, parse_time
 
 RANK = {"reviewer": 1, "senior": 2, "admin": 3}
@@ -50,7 +50,7 @@ def parse_case(case: str) -> tuple[str, str]:
     return kind, ident
 
 
-def decide_case(ledger: SqliteLedger, engine: Engine, who: Reviewer, case: str, decision: str, reason: str,
+def decide_case(ledger: SqlLedger, engine: Engine, who: Reviewer, case: str, decision: str, reason: str,
                 step: str | None = None) -> SanctionRow | None:
     """Decide a held sanction (approve, reject, change) or a reported post (dismiss, sanction)."""
     kind, ident = parse_case(case)
@@ -63,7 +63,7 @@ def decide_case(ledger: SqliteLedger, engine: Engine, who: Reviewer, case: str, 
     return ledger.decide_report(engine, ident, who[0], decision, reason, step)
 
 
-def decide_appeal(ledger: SqliteLedger, engine: Engine, who: Reviewer, appeal_id: int, outcome: str, reason: str,
+def decide_appeal(ledger: SqlLedger, engine: Engine, who: Reviewer, appeal_id: int, outcome: str, reason: str,
                   step: str | None = None) -> AppealRow:
     """Uphold, overturn or modify an appeal; a senior's if any sanction of its verdict needs one."""
     if outcome not in APPEAL_OUTCOMES:
@@ -74,7 +74,7 @@ def decide_appeal(ledger: SqliteLedger, engine: Engine, who: Reviewer, appeal_id
     return ledger.decide_appeal(engine, appeal_id, outcome, who[0], reason, step)
 
 
-def reload_policy(live: LiveEngine, ledger: SqliteLedger, actor: str) -> dict:
+def reload_policy(live: LiveEngine, ledger: SqlLedger, actor: str) -> dict:
     """Reload the policy files through the hot reload (a policy with errors is refused and the old one
     keeps serving), audited under ``actor``: the outcome, with the refused policy's diagnostics."""
     result = live.reload()
@@ -84,8 +84,8 @@ def reload_policy(live: LiveEngine, ledger: SqliteLedger, actor: str) -> dict:
             "error": result.error, "diagnostics": [d.as_dict() for d in result.diagnostics]}
 
 
-def review_queue(ledger: SqliteLedger, engine: Engine) -> list[dict]:
-    """What waits for a human: held sanctions and reported posts (``SqliteLedger.queue``) and open
+def review_queue(ledger: SqlLedger, engine: Engine) -> list[dict]:
+    """What waits for a human: held sanctions and reported posts (``SqlLedger.queue``) and open
     appeals, each with its rule's category (from the policy, else from the verdict that named it)."""
     categories = {r.id: (r.category, r.category_title) for r in engine.policy.rules}
     cases = ledger.queue()

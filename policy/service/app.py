@@ -12,12 +12,13 @@ a 500 with code ``internal`` and no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
 try:
@@ -57,7 +58,7 @@ from policy.service.schemas import (
     ReportOut,
     VerdictOut,
 )
-from policy.store import LedgerError, SqliteLedger, UnknownRecord
+from policy.store import LedgerError, LedgerUnavailable, SqlLedger, UnknownRecord, describe, is_server_url, open_ledger
 
 MAX_BODY_BYTES = 1 << 20
 """The largest request body accepted (a batch of long posts included); larger ones get 413."""
@@ -141,20 +142,38 @@ class WriteLock:
 
 
 class Ledgers:
-    """One SQLite connection per worker thread (a connection serves one thread at a time)."""
+    """The ledger each request thread uses: for SQLite one connection per thread (a connection
+    serves one thread at a time) and writes queued on :class:`WriteLock`; for PostgreSQL one
+    ledger per process, whose connection pool serves every thread, and the database orders the
+    writes itself."""
 
-    def __init__(self, path: str | None):
-        self.path = path
+    def __init__(self, target: str | None):
+        self.path = target
+        self.shown = describe(target) if target is not None else "none"
+        """The ledger as ``/readyz`` names it (a URL without its password)."""
+        self.shared = target is not None and is_server_url(target)
         self._local = threading.local()
-        self.writing = WriteLock(path)
+        self._opening = threading.Lock()
+        self._shared_ledger: SqlLedger | None = None
+        self.writing: Any = contextlib.nullcontext() if self.shared else WriteLock(target)
 
-    def get(self) -> SqliteLedger:
+    def get(self) -> SqlLedger:
         if self.path is None:
             raise ApiError(503, "no_ledger", "the service runs without a ledger; start it with --db")
+        if self.shared:
+            with self._opening:
+                if self._shared_ledger is None:
+                    self._shared_ledger = open_ledger(self.path, pool_size=8)
+                return self._shared_ledger
         ledger = getattr(self._local, "ledger", None)
         if ledger is None:
-            ledger = self._local.ledger = SqliteLedger(self.path)
+            ledger = self._local.ledger = open_ledger(self.path)
         return ledger
+
+    def close(self) -> None:
+        if self._shared_ledger is not None:
+            self._shared_ledger.close()
+            self._shared_ledger = None
 
 
 def _post(data: Any, where: str = "") -> Post:
@@ -183,13 +202,20 @@ def _schema_body(model: type) -> dict:
 
 
 def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
-    """The service: ``live`` checks posts (and reloads its policy); ``ledger_path`` is the SQLite
-    ledger that ``/readyz`` checks and later endpoints record in (None: none)."""
-    app = FastAPI(title="policy engine", version=API_VERSION, docs_url=None, redoc_url=None,
-                  telemetry={"tracing": False, "metrics": False, "logs": False},  # 9 µs a request to look for providers
-                  description="A content-policy rule engine: check posts against the community convention.")
+    """The service: ``live`` checks posts (and reloads its policy); ``ledger_path`` names the
+    ledger (a SQLite file or a ``postgresql://`` URL) that ``/readyz`` checks and the endpoints
+    record in (None: none)."""
     metrics = Metrics()
     ledgers = Ledgers(ledger_path)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ledgers.close()  # a PostgreSQL pool's connections, when the server stops
+
+    app = FastAPI(title="policy engine", version=API_VERSION, docs_url=None, redoc_url=None, lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},  # 9 µs a request to look for providers
+                  description="A content-policy rule engine: check posts against the community convention.")
     reviewers = reviewer_routes(live, ledgers)
     app.state.live, app.state.ledgers, app.state.metrics = live, ledgers, metrics
 
@@ -235,6 +261,10 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
     @app.exception_handler(UnknownRecord)
     async def unknown(request: Request, error: UnknownRecord) -> JSONResponse:
         return error_response(404, "not_found", str(error))
+
+    @app.exception_handler(LedgerUnavailable)
+    async def unavailable(request: Request, error: LedgerUnavailable) -> JSONResponse:
+        return error_response(503, "ledger_unavailable", str(error))
 
     @app.exception_handler(LedgerError)
     async def refused(request: Request, error: LedgerError) -> JSONResponse:
@@ -283,9 +313,9 @@ def create_app(live: LiveEngine, ledger_path: str | None = None) -> FastAPI:
         try:
             ledgers.get().schema_version()
         except (LedgerError, OSError) as error:
-            return JSONResponse({"status": "unavailable", "policy": policy, "ledger": ledgers.path,
+            return JSONResponse({"status": "unavailable", "policy": policy, "ledger": ledgers.shown,
                                  "problem": str(error)}, status_code=503)
-        return {"status": "ready", "policy": policy, "ledger": ledgers.path}
+        return {"status": "ready", "policy": policy, "ledger": ledgers.shown}
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
              summary="Prometheus text format: checks by decision and rule, latency, policy version, brakes")

@@ -41,7 +41,7 @@ from policy.service.actions import (
     review_queue,
 )
 from policy.service.errors import ApiError
-from policy.store import LedgerError, SqliteLedger, UnknownRecord
+from policy.store import LedgerError, SqlLedger, UnknownRecord
 from policy.store.ledger import SESSION_HOURS, parse_time, time_arg
 from policy.text.normalize import DEFAULT_PROFILE, normalize, table_for
 from policy.tools.render import marked_pieces, rule_source
@@ -160,7 +160,7 @@ def mount_console(app: FastAPI, live: LiveEngine, ledgers: Any) -> None:
 def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRouter:
     def render(request: Request, template: str, account: Account | None, status: int = 200,
                **context: Any) -> HTMLResponse:
-        ledger: SqliteLedger | None = None
+        ledger: SqlLedger | None = None
         tripped: list[dict] = []
         if account is not None:
             ledger = ledgers.get()
@@ -172,7 +172,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
             path=request.url.path, **context)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
-    async def on_ledger(call: Callable[[SqliteLedger], Any]) -> Any:
+    async def on_ledger(call: Callable[[SqlLedger], Any]) -> Any:
         """Run ``call`` on the ledger in a worker thread (each thread has its own connection)."""
         return await run_in_threadpool(lambda: call(ledgers.get()))
 
@@ -274,7 +274,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         return response
 
     # ---- the queue ----------------------------------------------------------------------------------
-    def queue_cases(ledger: SqliteLedger) -> list[dict]:
+    def queue_cases(ledger: SqlLedger) -> list[dict]:
         """The review queue, each case with its holds in the console's words."""
         cases = review_queue(ledger, live.engine)
         for case in cases:
@@ -306,7 +306,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
                           {k: v for k, v in {**filters, "page": page, **changes}.items() if v}))
 
     # ---- a case -------------------------------------------------------------------------------------
-    def post_file(ledger: SqliteLedger, post_id: str, verdict_id: str | None = None) -> dict:
+    def post_file(ledger: SqlLedger, post_id: str, verdict_id: str | None = None) -> dict:
         """Everything a reviewer reads about a post: the deciding verdict with its evidence marked
         in the original text, the rule sources as they stood then, sanctions, reports, history."""
         post = ledger.post(post_id)
@@ -333,7 +333,7 @@ def console_routes(live: LiveEngine, ledgers: Any, pages: Environment) -> APIRou
         file["user"] = user_file(ledger, user) if user else None
         return file
 
-    def user_file(ledger: SqliteLedger, user: str) -> dict:
+    def user_file(ledger: SqlLedger, user: str) -> dict:
         return {"id": user, "standing": ledger.standing(user), "strikes": ledger.strikes(user),
                 "sanctions": ledger.sanctions(user=user), "appeals": ledger.appeals(user=user)}
 

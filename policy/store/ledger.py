@@ -46,6 +46,11 @@ class LedgerError(Exception):
     """A request the ledger refuses: an unknown id, an unknown reviewer, a wrong state."""
 
 
+class LedgerUnavailable(LedgerError):
+    """The ledger cannot be reached just now (a lost connection, a server restarting, every pooled
+    connection busy): nothing of the change was written, and the same call may be retried."""
+
+
 class UnknownRecord(LedgerError):
     """A request naming a verdict, post, sanction, appeal, report or brake the ledger does not hold."""
 

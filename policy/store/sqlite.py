@@ -1,97 +1,26 @@
 """The embedded ledger backend: SQLite (WAL, synchronous commits, versioned migrations).
 
-SQL and transactions only; what the ledger decides is :class:`policy.store.ledger.BaseLedger`'s.
-Every write runs as one transaction that starts by taking the write lock (``BEGIN IMMEDIATE``),
-so a second backend needs the same: ``SELECT … FOR UPDATE`` on PostgreSQL.
+The connection and its transactions only; the queries are :class:`policy.store.sql.SqlLedger`'s
+and what the ledger decides is :class:`policy.store.ledger.BaseLedger`'s.  Every write runs as one
+transaction that starts by taking the database's write lock (``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from policy.model.post import Post
-from policy.model.sanction import Sanction
-from policy.model.verdict import Verdict
-from policy.store.ledger import (
-    GENESIS,
-    AppealRow,
-    AuditCheck,
-    BaseLedger,
-    BrakeTrip,
-    Ledger,
-    LedgerError,
-    SanctionRow,
-    UnknownRecord,
-    WatchedRule,
-)
+from policy.store.ledger import BrakeTrip, LedgerError
+from policy.store.sql import MIGRATIONS, SCHEMA_VERSION, SqlLedger, schema_script
 
-__all__ = ["SqliteLedger", "Ledger", "LedgerError", "AuditCheck", "BrakeTrip", "SanctionRow", "AppealRow",
-           "MIGRATIONS", "SCHEMA_VERSION"]
-
-MIGRATIONS: list[tuple[int, str]] = [
-    (1, """
-    CREATE TABLE policy_versions (version TEXT PRIMARY KEY, name TEXT NOT NULL, sources TEXT NOT NULL,
-                                  first_seen TEXT NOT NULL);
-    CREATE TABLE posts (post_id TEXT PRIMARY KEY, user_id TEXT, post TEXT NOT NULL, first_seen TEXT NOT NULL);
-    CREATE TABLE verdicts (verdict_id TEXT PRIMARY KEY, post_id TEXT NOT NULL, user_id TEXT,
-                           policy_version TEXT NOT NULL, decision TEXT NOT NULL, checked_at TEXT NOT NULL,
-                           rules TEXT NOT NULL, json TEXT NOT NULL);
-    CREATE INDEX verdicts_post ON verdicts(post_id);
-    CREATE INDEX verdicts_user ON verdicts(user_id, checked_at);
-    CREATE TABLE strikes (strike_id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, post_id TEXT NOT NULL UNIQUE,
-                          verdict_id TEXT NOT NULL, rule TEXT NOT NULL, severity INTEGER NOT NULL,
-                          at TEXT NOT NULL, status TEXT NOT NULL);
-    CREATE INDEX strikes_user ON strikes(user_id, at);
-    CREATE TABLE sanctions (sanction_id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, verdict_id TEXT NOT NULL,
-                            post_id TEXT NOT NULL, rule TEXT NOT NULL, step TEXT NOT NULL, action TEXT NOT NULL,
-                            days INTEGER, permanent INTEGER NOT NULL, starts_at TEXT NOT NULL, ends_at TEXT,
-                            status TEXT NOT NULL, reviewers_needed INTEGER NOT NULL, detail TEXT NOT NULL,
-                            replaces INTEGER);
-    CREATE INDEX sanctions_user ON sanctions(user_id, starts_at);
-    CREATE TABLE reviews (review_id INTEGER PRIMARY KEY, sanction_id INTEGER, post_id TEXT, reviewer TEXT NOT NULL,
-                          decision TEXT NOT NULL, step TEXT, reason TEXT NOT NULL, at TEXT NOT NULL);
-    CREATE TABLE reports (report_id INTEGER PRIMARY KEY, post_id TEXT NOT NULL, reporter TEXT NOT NULL,
-                          reason TEXT NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL);
-    CREATE TABLE appeals (appeal_id INTEGER PRIMARY KEY, verdict_id TEXT NOT NULL, user_id TEXT,
-                          reason TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT, reviewer TEXT,
-                          decision_reason TEXT, filed_at TEXT NOT NULL, decided_at TEXT);
-    CREATE TABLE reviewers (name TEXT PRIMARY KEY, added_at TEXT NOT NULL);
-    CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-                        subject TEXT NOT NULL, payload TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
-    CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
-    INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '""" + GENESIS + """');
-    """),
-]
-MIGRATIONS.append((2, """
-    CREATE TABLE rule_versions (rule TEXT NOT NULL, fingerprint TEXT NOT NULL, first_seen TEXT NOT NULL,
-                                checked INTEGER NOT NULL DEFAULT 0, matched INTEGER NOT NULL DEFAULT 0,
-                                status TEXT NOT NULL DEFAULT 'watched', PRIMARY KEY (rule, fingerprint));
-    CREATE TABLE brakes (brake_id INTEGER PRIMARY KEY, rule TEXT NOT NULL, fingerprint TEXT NOT NULL,
-                         tripped_at TEXT NOT NULL, checked INTEGER NOT NULL, matched INTEGER NOT NULL,
-                         status TEXT NOT NULL, reset_by TEXT, reset_at TEXT, reset_reason TEXT);
-    CREATE INDEX sanctions_post ON sanctions(post_id);
-    """))
-MIGRATIONS.append((3, """
-    CREATE TABLE api_keys (digest TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL,
-                           revoked_at TEXT);
-    CREATE UNIQUE INDEX api_keys_live ON api_keys(name) WHERE revoked_at IS NULL;
-    """))
-MIGRATIONS.append((4, """
-    CREATE TABLE accounts (name TEXT PRIMARY KEY, role TEXT NOT NULL, password TEXT NOT NULL, created_at TEXT NOT NULL,
-                           disabled_at TEXT);
-    CREATE TABLE sessions (digest TEXT PRIMARY KEY, name TEXT NOT NULL, started_at TEXT NOT NULL,
-                           expires_at TEXT NOT NULL);
-    """))
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+__all__ = ["SqliteLedger"]
 
 
-class SqliteLedger(BaseLedger):
+class SqliteLedger(SqlLedger):
     def __init__(self, path: str | Path, timeout: float = 30.0,
                  on_brake: Callable[[BrakeTrip], None] | None = None, max_page_count: int | None = None):
         """Open (and migrate) the ledger at ``path``.
@@ -132,11 +61,10 @@ class SqliteLedger(BaseLedger):
                                   f"{SCHEMA_VERSION}; upgrade the engine")
             for version, script in MIGRATIONS:
                 if version > current:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self.db.execute(statement)
-                    self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                                    (str(version),))
+                    for statement in schema_script(script, serial="INTEGER PRIMARY KEY"):
+                        self.db.execute(statement)
+                    self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -171,329 +99,15 @@ class SqliteLedger(BaseLedger):
             except sqlite3.Error:
                 pass  # the error being raised says what went wrong; the next BEGIN reports a stuck connection
 
-    # ---- the audit chain ---------------------------------------------------------------------
-    def _audit_head(self) -> tuple[int, str] | None:
-        head = self.db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        return (head["seq"], head["hash"]) if head is not None else None
+    # ---- what the queries run on ---------------------------------------------------------------
+    def _q(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, args)
 
-    def _append_audit(self, seq: int, at: str, actor: str, action: str, subject: str, payload: str, prev: str,
-                      digest: str) -> None:
-        self.db.execute("INSERT INTO audit (seq, at, actor, action, subject, payload, prev, hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, at, actor, action, subject, payload, prev, digest))
-        self.db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+    def _q_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.db.executemany(sql, rows)
 
-    def audit_rows(self) -> list[dict]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM audit ORDER BY seq").fetchall()]
+    def _insert_id(self, sql: str, args: Sequence[Any], key: str) -> int:
+        return int(self.db.execute(sql, args).lastrowid or 0)
 
-    # ---- the emergency brake ------------------------------------------------------------------
-    def _register_rules(self, rules: list[tuple[str, str]], stamp: str) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO rule_versions (rule, fingerprint, first_seen) VALUES (?, ?, ?)",
-                            [(rule, fingerprint, stamp) for rule, fingerprint in rules])
-
-    def _watched_rules(self, since: str) -> list[WatchedRule]:
-        rows = self.db.execute("SELECT rule, fingerprint, checked, matched, status FROM rule_versions "
-                               "WHERE first_seen > ? AND status != 'accepted'", (since,)).fetchall()
-        return [WatchedRule(r["rule"], r["fingerprint"], r["checked"], r["matched"], r["status"]) for r in rows]
-
-    def _set_rule_counts(self, row: WatchedRule) -> None:
-        self.db.execute("UPDATE rule_versions SET checked = ?, matched = ?, status = ? "
-                        "WHERE rule = ? AND fingerprint = ?", (row.checked, row.matched, row.status, row.rule,
-                                                               row.fingerprint))
-
-    def _add_brake(self, row: WatchedRule, stamp: str) -> int:
-        cursor = self.db.execute("INSERT INTO brakes (rule, fingerprint, tripped_at, checked, matched, status) "
-                                 "VALUES (?, ?, ?, ?, ?, 'tripped')",
-                                 (row.rule, row.fingerprint, stamp, row.checked, row.matched))
-        return int(cursor.lastrowid or 0)
-
-    def _reset_brakes(self, rule: str, reviewer: str, stamp: str, reason: str) -> int:
-        changed = self.db.execute(
-            "UPDATE brakes SET status = 'reset', reset_by = ?, reset_at = ?, reset_reason = ? "
-            "WHERE rule = ? AND status = 'tripped'", (reviewer, stamp, reason, rule)).rowcount
-        if changed:
-            self.db.execute("UPDATE rule_versions SET status = 'accepted' WHERE rule = ? AND status = 'tripped'",
-                            (rule,))
-        return changed
-
-    def _tripped_rules(self, by: str) -> set[str]:
-        rows = self.db.execute("SELECT DISTINCT rule FROM brakes WHERE status = 'tripped' AND tripped_at <= ?", (by,))
-        return {r["rule"] for r in rows}
-
-    def brake_status(self) -> dict:
-        brakes = [dict(r) for r in self.db.execute("SELECT * FROM brakes ORDER BY tripped_at").fetchall()]
-        watched = [dict(r) for r in self.db.execute(
-            "SELECT * FROM rule_versions WHERE status != 'accepted' AND matched > 0 ORDER BY matched DESC").fetchall()]
-        return {"tripped": [b for b in brakes if b["status"] == "tripped"], "history": brakes, "rules": watched}
-
-    def _outcome_counts(self, rule: str) -> Counter:
-        reviews = self.db.execute(
-            "SELECT r.decision, COUNT(*) AS n FROM reviews r JOIN sanctions s ON s.sanction_id = r.sanction_id "
-            "WHERE s.rule = ? GROUP BY r.decision", (rule,)).fetchall()
-        appeals = self.db.execute(
-            "SELECT a.outcome, COUNT(*) AS n FROM appeals a JOIN verdicts v ON v.verdict_id = a.verdict_id "
-            "WHERE a.status = 'decided' AND EXISTS (SELECT 1 FROM json_each(v.rules) WHERE json_each.value = ?) "
-            "GROUP BY a.outcome", (rule,)).fetchall()
-        counts = Counter({f"review.{r['decision']}": r["n"] for r in reviews})
-        counts.update({f"appeal.{a['outcome']}": a["n"] for a in appeals})
-        return counts
-
-    # ---- policy versions, posts and verdicts ------------------------------------------------------
-    def _policy_version_known(self, version: str) -> bool:
-        return self.db.execute("SELECT 1 FROM policy_versions WHERE version = ?", (version,)).fetchone() is not None
-
-    def _add_policy_version(self, version: str, name: str, sources: str, stamp: str) -> None:
-        self.db.execute("INSERT INTO policy_versions VALUES (?, ?, ?, ?)", (version, name, sources, stamp))
-
-    def _add_post(self, post_id: str, user: str | None, post: str, stamp: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO posts VALUES (?, ?, ?, ?)", (post_id, user, post, stamp))
-
-    def _add_verdict(self, verdict: Verdict, version: str, rules: str) -> None:
-        self.db.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (verdict.verdict_id, verdict.post_id, verdict.user_id, version, verdict.decision,
-                         verdict.checked_at, rules, verdict.to_json()))
-
-    def _post_exists(self, post_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM posts WHERE post_id = ?", (post_id,)).fetchone() is not None
-
-    def _post_owner(self, post_id: str) -> str | None:
-        row = self.db.execute("SELECT user_id FROM posts WHERE post_id = ?", (post_id,)).fetchone()
-        return row["user_id"] if row is not None else None
-
-    def _verdict_owner(self, verdict_id: str) -> tuple[bool, str | None]:
-        row = self.db.execute("SELECT user_id FROM verdicts WHERE verdict_id = ?", (verdict_id,)).fetchone()
-        return (row is not None, row["user_id"] if row is not None else None)
-
-    def _verdict_post(self, verdict_id: str) -> str:
-        return self.db.execute("SELECT post_id FROM verdicts WHERE verdict_id = ?", (verdict_id,)).fetchone()["post_id"]
-
-    def _latest_verdict(self, post_id: str) -> tuple[str, str | None] | None:
-        row = self.db.execute("SELECT verdict_id, user_id FROM verdicts WHERE post_id = ? "
-                              "ORDER BY checked_at DESC LIMIT 1", (post_id,)).fetchone()
-        return (row["verdict_id"], row["user_id"]) if row is not None else None
-
-    def verdict(self, verdict_id: str) -> dict:
-        row = self.db.execute("SELECT json FROM verdicts WHERE verdict_id = ?", (verdict_id,)).fetchone()
-        if row is None:
-            raise UnknownRecord(f"no verdict {verdict_id!r} in the ledger")
-        return json.loads(row["json"])
-
-    def verdicts(self, post_id: str | None = None, user: str | None = None) -> list[dict]:
-        where, args = _where(("post_id = ?", post_id), ("user_id = ?", user))
-        rows = self.db.execute(f"SELECT json FROM verdicts{where} ORDER BY checked_at", args).fetchall()
-        return [json.loads(r["json"]) for r in rows]
-
-    def posts(self) -> list[Post]:
-        return [Post.from_dict(json.loads(r["post"]))
-                for r in self.db.execute("SELECT post FROM posts ORDER BY first_seen, post_id").fetchall()]
-
-    def post(self, post_id: str) -> Post:
-        row = self.db.execute("SELECT post FROM posts WHERE post_id = ?", (post_id,)).fetchone()
-        if row is None:
-            raise UnknownRecord(f"no post {post_id!r} in the ledger")
-        return Post.from_dict(json.loads(row["post"]))
-
-    def policy_sources(self, version: str) -> dict[str, str]:
-        row = self.db.execute("SELECT sources FROM policy_versions WHERE version = ?", (version,)).fetchone()
-        return json.loads(row["sources"]) if row else {}
-
-    # ---- strikes and sanctions ------------------------------------------------------------------
-    def strikes(self, user: str) -> list[dict]:
-        rows = self.db.execute("SELECT * FROM strikes WHERE user_id = ? ORDER BY at", (user,)).fetchall()
-        return [dict(r) for r in rows]
-
-    def _strike_id(self, post_id: str) -> int | None:
-        row = self.db.execute("SELECT strike_id FROM strikes WHERE post_id = ?", (post_id,)).fetchone()
-        return row["strike_id"] if row is not None else None
-
-    def _strike_rows(self, user: str, status: str) -> list[tuple[int, str, str, str, int, str]]:
-        rows = self.db.execute("SELECT * FROM strikes WHERE user_id = ? AND status = ? ORDER BY strike_id",
-                               (user, status)).fetchall()
-        return [(r["strike_id"], r["post_id"], r["verdict_id"], r["rule"], r["severity"], r["at"]) for r in rows]
-
-    def _strikes_after(self, user: str, strike_id: int) -> dict[str, int]:
-        return {r["post_id"]: r["strike_id"] for r in self.db.execute(
-            "SELECT post_id, strike_id FROM strikes WHERE user_id = ? AND strike_id > ?", (user, strike_id))}
-
-    def _add_strike(self, user: str, post_id: str, verdict_id: str, rule: str, severity: int, at: str,
-                    status: str) -> None:
-        self.db.execute("INSERT INTO strikes (user_id, post_id, verdict_id, rule, severity, at, status) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (user, post_id, verdict_id, rule, severity, at, status))
-
-    def _set_strike_status(self, post_id: str, status: str, from_statuses: tuple[str, ...]) -> bool:
-        marks = ", ".join("?" * len(from_statuses))
-        return bool(self.db.execute(f"UPDATE strikes SET status = ? WHERE post_id = ? AND status IN ({marks})",
-                                    (status, post_id, *from_statuses)).rowcount)
-
-    def _add_sanction(self, user: str, verdict_id: str, post_id: str, sanction: Sanction, starts: str,
-                      ends: str | None, detail: str, replaces: int | None) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO sanctions (user_id, verdict_id, post_id, rule, step, action, days, permanent, starts_at, "
-            "ends_at, status, reviewers_needed, detail, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (user, verdict_id, post_id, sanction.rule, sanction.step, sanction.action, sanction.days,
-             int(sanction.permanent), starts, ends, sanction.status, sanction.reviewers_needed, detail, replaces))
-        return int(cursor.lastrowid or 0)
-
-    def _set_sanction_status(self, sanction_id: int, status: str) -> None:
-        self.db.execute("UPDATE sanctions SET status = ? WHERE sanction_id = ?", (status, sanction_id))
-
-    def _replaced(self, sanction_id: int) -> int | None:
-        row = self.db.execute("SELECT replaces FROM sanctions WHERE sanction_id = ?", (sanction_id,)).fetchone()
-        return row["replaces"] if row else None
-
-    def sanctions(self, user: str | None = None, status: str | None = None,
-                  verdict_id: str | None = None, post_id: str | None = None) -> list[SanctionRow]:
-        where, args = _where(("user_id = ?", user), ("status = ?", status), ("verdict_id = ?", verdict_id),
-                             ("post_id = ?", post_id))
-        rows = self.db.execute(f"SELECT * FROM sanctions{where} ORDER BY starts_at, sanction_id", args).fetchall()
-        return [_sanction_row(r) for r in rows]
-
-    def sanction(self, sanction_id: int) -> SanctionRow:
-        row = self.db.execute("SELECT * FROM sanctions WHERE sanction_id = ?", (sanction_id,)).fetchone()
-        if row is None:
-            raise UnknownRecord(f"no sanction {sanction_id} in the ledger")
-        return _sanction_row(row)
-
-    def _live_sanctions_of_rule(self, rule: str, since: str, until: str | None,
-                                version: str | None) -> list[SanctionRow]:
-        where, args = _where(("s.rule = ?", rule), ("s.starts_at >= ?", since), ("s.starts_at < ?", until),
-                             ("v.policy_version = ?", version))
-        rows = self.db.execute("SELECT s.* FROM sanctions s JOIN verdicts v ON v.verdict_id = s.verdict_id" + where
-                               + " AND s.status IN ('active', 'pending_review') ORDER BY s.starts_at, s.sanction_id",
-                               args).fetchall()
-        return [_sanction_row(r) for r in rows]
-
-    # ---- reviewers and reviews ---------------------------------------------------------------------
-    def _reviewer_exists(self, name: str) -> bool:
-        return self.db.execute("SELECT 1 FROM reviewers WHERE name = ?", (name,)).fetchone() is not None
-
-    def _add_reviewer(self, name: str, stamp: str) -> None:
-        self.db.execute("INSERT INTO reviewers VALUES (?, ?)", (name, stamp))
-
-    def _add_review(self, sanction_id: int | None, post_id: str, reviewer: str, decision: str, step: str | None,
-                    reason: str, stamp: str) -> None:
-        self.db.execute("INSERT INTO reviews (sanction_id, post_id, reviewer, decision, step, reason, at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (sanction_id, post_id, reviewer, decision, step, reason, stamp))
-
-    def _reviews(self, sanction_id: int) -> list[dict]:
-        rows = self.db.execute("SELECT * FROM reviews WHERE sanction_id = ? ORDER BY at", (sanction_id,)).fetchall()
-        return [dict(r) for r in rows]
-
-    def _has_review(self, sanction_id: int) -> bool:
-        return self.db.execute("SELECT 1 FROM reviews WHERE sanction_id = ?", (sanction_id,)).fetchone() is not None
-
-    # ---- reports ----------------------------------------------------------------------------------
-    def _add_report(self, post_id: str, reporter: str, reason: str, stamp: str) -> int:
-        cursor = self.db.execute("INSERT INTO reports (post_id, reporter, reason, at, status) "
-                                 "VALUES (?, ?, ?, ?, 'open')", (post_id, reporter, reason, stamp))
-        return int(cursor.lastrowid or 0)
-
-    def reports(self, post_id: str) -> list[dict]:
-        rows = self.db.execute("SELECT * FROM reports WHERE post_id = ? ORDER BY at", (post_id,)).fetchall()
-        return [dict(r) for r in rows]
-
-    def _has_open_report(self, post_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM reports WHERE post_id = ? AND status = 'open'",
-                               (post_id,)).fetchone() is not None
-
-    def _close_open_reports(self, post_id: str) -> bool:
-        return bool(self.db.execute("UPDATE reports SET status = 'closed' WHERE post_id = ? AND status = 'open'",
-                                    (post_id,)).rowcount)
-
-    def _reported_unsanctioned(self) -> list[tuple[str, int, str]]:
-        rows = self.db.execute(
-            "SELECT post_id, COUNT(*) AS n, MIN(at) AS since FROM reports WHERE status = 'open' "
-            "AND post_id NOT IN (SELECT post_id FROM sanctions WHERE status IN ('active', 'pending_review')) "
-            "GROUP BY post_id ORDER BY since").fetchall()
-        return [(r["post_id"], r["n"], r["since"]) for r in rows]
-
-    # ---- accounts and sessions ------------------------------------------------------------------------
-    def _account(self, name: str) -> tuple[str, str, str | None] | None:
-        row = self.db.execute("SELECT role, password, disabled_at FROM accounts WHERE name = ?", (name,)).fetchone()
-        return (row["role"], row["password"], row["disabled_at"]) if row is not None else None
-
-    def _add_account(self, name: str, role: str, password: str, stamp: str) -> None:
-        self.db.execute("INSERT INTO accounts (name, role, password, created_at) VALUES (?, ?, ?, ?)",
-                        (name, role, password, stamp))
-
-    def _add_session(self, digest: str, name: str, stamp: str, expires: str) -> None:
-        self.db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (digest, name, stamp, expires))
-
-    def _session(self, digest: str, stamp: str) -> tuple[str, str] | None:
-        row = self.db.execute("SELECT a.name, a.role FROM sessions s JOIN accounts a ON a.name = s.name "
-                              "WHERE s.digest = ? AND s.expires_at > ? AND a.disabled_at IS NULL",
-                              (digest, stamp)).fetchone()
-        return (row["name"], row["role"]) if row is not None else None
-
-    def _end_session(self, digest: str, stamp: str) -> None:
-        self.db.execute("UPDATE sessions SET expires_at = ? WHERE digest = ? AND expires_at > ?",
-                        (stamp, digest, stamp))
-
-    def _disable_account(self, name: str, stamp: str) -> None:
-        self.db.execute("UPDATE accounts SET disabled_at = ? WHERE name = ?", (stamp, name))
-        self.db.execute("UPDATE sessions SET expires_at = ? WHERE name = ? AND expires_at > ?", (stamp, name, stamp))
-
-    def accounts(self) -> list[dict]:
-        rows = self.db.execute("SELECT name, role, created_at, disabled_at FROM accounts ORDER BY name")
-        return [dict(row) for row in rows]
-
-    # ---- API keys ---------------------------------------------------------------------------------
-    def api_keys(self) -> list[dict]:
-        rows = self.db.execute("SELECT name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, name")
-        return [dict(r) for r in rows.fetchall()]
-
-    def _live_api_key(self, name: str) -> str | None:
-        row = self.db.execute("SELECT role FROM api_keys WHERE name = ? AND revoked_at IS NULL", (name,)).fetchone()
-        return row["role"] if row is not None else None
-
-    def _add_api_key(self, name: str, role: str, digest: str, stamp: str) -> None:
-        self.db.execute("INSERT INTO api_keys (digest, name, role, created_at) VALUES (?, ?, ?, ?)",
-                        (digest, name, role, stamp))
-
-    def _revoke_api_key(self, name: str, stamp: str) -> None:
-        self.db.execute("UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (stamp, name))
-
-    def _api_key_by_digest(self, digest: str) -> tuple[str, str] | None:
-        row = self.db.execute("SELECT name, role FROM api_keys WHERE digest = ? AND revoked_at IS NULL",
-                              (digest,)).fetchone()
-        return (row["name"], row["role"]) if row is not None else None
-
-    # ---- appeals ----------------------------------------------------------------------------------
-    def _has_open_appeal(self, verdict_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM appeals WHERE verdict_id = ? AND status = 'open'",
-                               (verdict_id,)).fetchone() is not None
-
-    def _add_appeal(self, verdict_id: str, user: str | None, reason: str, stamp: str) -> int:
-        cursor = self.db.execute("INSERT INTO appeals (verdict_id, user_id, reason, status, filed_at) "
-                                 "VALUES (?, ?, ?, 'open', ?)", (verdict_id, user, reason, stamp))
-        return int(cursor.lastrowid or 0)
-
-    def _close_appeal(self, appeal_id: int, outcome: str, reviewer: str, reason: str, stamp: str) -> None:
-        self.db.execute("UPDATE appeals SET status = 'decided', outcome = ?, reviewer = ?, decision_reason = ?, "
-                        "decided_at = ? WHERE appeal_id = ?", (outcome, reviewer, reason, stamp, appeal_id))
-
-    def appeals(self, status: str | None = None, user: str | None = None, rule: str | None = None,
-                since: str | None = None, verdict_id: str | None = None, post_id: str | None = None) -> list[AppealRow]:
-        where, args = _where(("a.status = ?", status), ("a.user_id = ?", user), ("a.filed_at >= ?", since),
-                             ("a.verdict_id = ?", verdict_id), ("v.post_id = ?", post_id),
-                             ("EXISTS (SELECT 1 FROM json_each(v.rules) WHERE json_each.value = ?)", rule))
-        rows = self.db.execute("SELECT a.* FROM appeals a JOIN verdicts v ON v.verdict_id = a.verdict_id"
-                               f"{where} ORDER BY a.filed_at, a.appeal_id", args).fetchall()
-        return [AppealRow(**dict(r)) for r in rows]
-
-    def appeal_row(self, appeal_id: int) -> AppealRow:
-        row = self.db.execute("SELECT * FROM appeals WHERE appeal_id = ?", (appeal_id,)).fetchone()
-        if row is None:
-            raise UnknownRecord(f"no appeal {appeal_id} in the ledger")
-        return AppealRow(**dict(row))
-
-
-def _sanction_row(r: sqlite3.Row) -> SanctionRow:
-    return SanctionRow(r["sanction_id"], r["user_id"], r["verdict_id"], r["post_id"], r["rule"], r["step"],
-                       r["action"], r["days"], bool(r["permanent"]), r["starts_at"], r["ends_at"], r["status"],
-                       r["reviewers_needed"], Sanction.from_dict(json.loads(r["detail"])), r["replaces"])
-
-
-def _where(*tests: tuple[str, object]) -> tuple[str, list]:
-    """A WHERE clause of the tests whose value is given (None: no filter)."""
-    given = [(sql, value) for sql, value in tests if value is not None]
-    return (" WHERE " + " AND ".join(sql for sql, _ in given) if given else "", [value for _, value in given])
+    def _has_rule(self, column: str) -> str:
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = ?)"
