@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.workers) < 1 or args.seconds <= 0:
         p.error("--workers and --seconds must be positive")
     corpus = load_corpus(args.data, "cold", args.posts)
-    print(f"posts: {corpus.description}", file=sys.stderr)
+    print(f"posts: {corpus.source}", file=sys.stderr)
     from policy import Engine
 
     rows = []

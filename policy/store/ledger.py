@@ -365,8 +365,9 @@ class BaseLedger(ABC):
         since = iso(parse_time(stamp) - timedelta(days=brake.watch_days))
         watched = [r for r in self._watched_rules(since) if current.get(r.rule) == r.fingerprint]
         tripped = set()
-        for row, trips_now in count_check(brake, watched, {v.rule for v in verdict.violations}):
-            self._set_rule_counts(row)
+        counted = count_check(brake, watched, {v.rule for v in verdict.violations})
+        self._set_rule_counts([row for row, _ in counted])  # one statement for them all: a round trip each was the cost
+        for row, trips_now in counted:
             if trips_now:
                 brake_id = self._add_brake(row, stamp)
                 trip = BrakeTrip(brake_id, row.rule, row.fingerprint, stamp, row.checked, row.matched)
@@ -848,7 +849,7 @@ class BaseLedger(ABC):
     def _watched_rules(self, since: str) -> list[WatchedRule]:
         """Rule versions first seen after ``since`` and not accepted by a reviewer."""
     @abstractmethod
-    def _set_rule_counts(self, row: WatchedRule) -> None: ...
+    def _set_rule_counts(self, rows: list[WatchedRule]) -> None: ...
     @abstractmethod
     def _add_brake(self, row: WatchedRule, stamp: str) -> int: ...
     @abstractmethod

@@ -145,10 +145,9 @@ class SqlLedger(BaseLedger):
                        "WHERE first_seen > ? AND status != 'accepted'", (since,)).fetchall()
         return [WatchedRule(r["rule"], r["fingerprint"], r["checked"], r["matched"], r["status"]) for r in rows]
 
-    def _set_rule_counts(self, row: WatchedRule) -> None:
-        self._q("UPDATE rule_versions SET checked = ?, matched = ?, status = ? "
-                "WHERE rule = ? AND fingerprint = ?",
-                (row.checked, row.matched, row.status, row.rule, row.fingerprint))
+    def _set_rule_counts(self, rows: list[WatchedRule]) -> None:
+        self._q_many("UPDATE rule_versions SET checked = ?, matched = ?, status = ? WHERE rule = ? AND fingerprint = ?",
+                     [(row.checked, row.matched, row.status, row.rule, row.fingerprint) for row in rows])
 
     def _add_brake(self, row: WatchedRule, stamp: str) -> int:
         return self._insert_id("INSERT INTO brakes (rule, fingerprint, tripped_at, checked, matched, status) "
