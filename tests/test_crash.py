@@ -335,7 +335,7 @@ def test_a_full_disk_through_the_cli_is_a_message_and_exit_2(tmp_path, monkeypat
     monkeypatch.setattr(policy.store, "SqliteLedger", full)  # what open_ledger opens for a file
     capsys.readouterr()
 
-    code = main(["scan", "--policy", policy_dir, "--format", "json", str(posts)])
+    code = main(["scan", "--policy", policy_dir, "--format", "json", "--batch", "2", str(posts)])
     out, err = capsys.readouterr()
     assert code == 2, err
     assert "policy scan: error: cannot write to ledger" in err and "database or disk is full" in err
@@ -375,7 +375,8 @@ def test_a_write_the_system_refuses_at_commit_rolls_back_whole(tmp_path):
               "sys.exit(main(sys.argv[1:]))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-c", script, "scan", "--policy", policy_dir, "--db", str(path),
-                           "--format", "json", str(posts)], capture_output=True, text=True, env=env, timeout=120)
+                           "--format", "json", "--batch", "5", str(posts)],
+                          capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "policy scan: error: cannot write to ledger" in done.stderr and "Traceback" not in done.stderr
     printed = [json.loads(line)["verdict_id"] for line in done.stdout.splitlines()]
@@ -384,3 +385,57 @@ def test_a_write_the_system_refuses_at_commit_rolls_back_whole(tmp_path):
     assert [v["verdict_id"] for v in ledger.verdicts()] == printed
     ledger.close()
     whole(path)
+
+
+# ---- a recording scan killed and restarted ---------------------------------------------------------
+
+def test_a_recording_scan_killed_again_and_again_records_each_post_once(tmp_path, ledger_target):
+    """The operator's test: kill the scan with SIGKILL, start it again on the same input, over
+    and over.  Each restart skips what is recorded and goes on; in the end every post has one
+    verdict and at most one strike, the chain verifies, and one more run records nothing."""
+    policy_dir = str(write_policy(tmp_path / "policy", RULES))
+    posts = tmp_path / "posts.jsonl"
+    bodies = ["你个笨蛋", "今天天气不错", "我要弄死你", "笨蛋笨蛋", "谢谢分享"]
+    posts.write_text("".join(json.dumps({"id": f"p{i}", "body": bodies[i % 5], "author": {"id": f"u{i % 30}"}},
+                                        ensure_ascii=False) + "\n" for i in range(6000)), encoding="utf-8")
+    command = [sys.executable, "-m", "policy.cli", "scan", "--policy", policy_dir, "--db", ledger_target,
+               "--batch", "50", str(posts)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    rng = random.Random(20261207)
+    recorded_before = 0
+    kills = 0
+    for _ in range(8):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        time.sleep(rng.uniform(0.5, 1.1))  # the interpreter and the policy load first; then batches land
+        if process.poll() is not None:
+            break
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        kills += 1
+        ledger = open_ledger(ledger_target)
+        recorded = len(ledger.verdicts())
+        ledger.close()
+        assert recorded >= recorded_before  # a restart never goes back
+        recorded_before = recorded
+    assert kills >= 2, "the scan finished before it could be killed twice; the test proved nothing"
+    if process.returncode >= 0:  # the last run finished by itself before its kill came
+        assert process.returncode == 0, process.stderr.read().decode()  # type: ignore[union-attr]
+        ledger = open_ledger(ledger_target)
+        recorded_before = len(ledger.verdicts())
+        ledger.close()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{recorded_before} already recorded under this policy version, skipped" in done.stderr
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert "6000 already recorded under this policy version, skipped" in again.stderr
+    assert len(again.stdout.splitlines()) == 6000  # the recorded verdicts, shown again
+    ledger = open_ledger(ledger_target)
+    try:
+        verdicts = ledger.verdicts()
+        assert len(verdicts) == 6000 and len({v["post_id"] for v in verdicts}) == 6000
+        for user in (f"u{n}" for n in range(30)):
+            strikes = [s["post_id"] for s in ledger.strikes(user)]
+            assert len(strikes) == len(set(strikes))
+        assert ledger.verify_audit().ok
+    finally:
+        ledger.close()

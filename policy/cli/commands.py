@@ -38,6 +38,9 @@ from policy.tools.replay import replay
 
 OK, FOUND, FAILED = 0, 1, 2
 DEFAULT_SERVE_DB = ".run/ledger.db"
+DEFAULT_BATCH = 200
+"""Posts a recording scan writes per transaction: enough that the commit and the brake's counters
+are paid once for many posts, few enough that a crash redoes little (benchmarks/scan_record.py)."""
 
 
 class UsageError(Exception):
@@ -86,7 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "human"), default="json")
     p.add_argument("--summary", action="store_true", help="print a summary to stderr at the end")
     p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="LEDGER",
-                   help="record verdicts, strikes and sanctions in this ledger (default: $POLICY_DB)")
+                   help="record verdicts, strikes and sanctions in this ledger (default: $POLICY_DB); posts "
+                        "already recorded under this policy version are skipped, so a re-run resumes")
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N",
+                   help="with --db: posts recorded per transaction (default: %(default)s)")
     policy_option(p)
 
     p = sub.add_parser("lint", help="check policy files and report every problem")
@@ -340,9 +346,28 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _scan(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqlLedger | None) -> int:
+    """Check (or, with a ledger, record) every post in order; a recording scan writes ``--batch``
+    posts a transaction and skips the posts the ledger already holds under this policy version."""
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
     decisions: Counter[str] = Counter()
     rules: Counter[str] = Counter()
-    bad = 0
+    bad = already = 0
+    pending: list[Post] = []
+
+    def emit(verdict: Verdict, post: Post) -> None:
+        decisions[verdict.decision] += 1
+        rules.update(v.rule for v in verdict.violations)
+        print(verdict.to_json() if args.format == "json" else _scan_line(verdict, post), file=out)
+
+    def record() -> None:
+        nonlocal already
+        assert ledger is not None
+        for post, (verdict, recorded) in zip(pending, ledger.process_batch(engine, pending), strict=True):
+            already += not recorded
+            emit(verdict, post)
+        pending.clear()
+
     for name, number, data, problem in _posts(args.file):
         try:
             if problem:
@@ -352,17 +377,19 @@ def _scan(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqlLedg
             bad += 1
             print(f"{name}:{number}: skipped: {error}", file=sys.stderr)
             continue
-        verdict = ledger.process(engine, post) if ledger is not None else engine.check(post)
-        decisions[verdict.decision] += 1
-        rules.update(v.rule for v in verdict.violations)
-        if args.format == "json":
-            print(verdict.to_json(), file=out)
-        else:
-            print(_scan_line(verdict, post), file=out)
-    if args.summary or args.format == "human":
+        if ledger is None:
+            emit(engine.check(post), post)
+            continue
+        pending.append(post)
+        if len(pending) >= args.batch:
+            record()
+    if pending:
+        record()
+    if args.summary or args.format == "human" or already:
         target = out if args.format == "human" else sys.stderr
         total = sum(decisions.values())
         print(f"\n{total} posts: " + ", ".join(f"{decisions[d]} {d}" for d in ("allow", "review", "reject"))
+              + (f"; {already} already recorded under this policy version, skipped" if already else "")
               + (f"; {bad} bad line(s) skipped" if bad else ""), file=target)
         for rule, count in rules.most_common():
             print(f"  {count:4d}  {rule}", file=target)

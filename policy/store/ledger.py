@@ -20,11 +20,12 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -215,6 +216,19 @@ class WatchedRule:
     checked: int
     matched: int
     status: str  # "watched" | "tripped"
+    first_seen: str = ""
+
+
+@dataclass
+class Batch:
+    """What a batch of posts recorded in one transaction keeps in memory until its end: the audit
+    chain's head, and the brake's counters (read once, counted post by post, written once).  Inside
+    the transaction nobody else can see either, so writing them once at the end is the same as
+    writing them after every post, and it saves the statements that were most of a record's cost."""
+
+    head: tuple[int, str]
+    watched: dict[tuple[str, str], WatchedRule] | None = None
+    changed: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Ledger(Protocol):
@@ -258,12 +272,13 @@ def count_check(brake: CompiledBrake, watched: list[WatchedRule], fired: set[str
     """The brake's counts after one more check: each watched rule with the new counts, and whether
     this check trips it (it matched, reached the minimum, and matches more than the share)."""
     out = []
-    for row in watched:
+    for row in watched:  # every post counts for every watched rule: built directly, not by replace()
         hit = row.rule in fired
-        counted = replace(row, checked=row.checked + 1, matched=row.matched + hit)
-        trips = (row.status == "watched" and hit and counted.matched >= brake.minimum
-                 and 100.0 * counted.matched / counted.checked > brake.share)
-        out.append((replace(counted, status="tripped") if trips else counted, trips))
+        checked, matched = row.checked + 1, row.matched + hit
+        trips = (row.status == "watched" and hit and matched >= brake.minimum
+                 and 100.0 * matched / checked > brake.share)
+        out.append((WatchedRule(row.rule, row.fingerprint, checked, matched, "tripped" if trips else row.status,
+                                row.first_seen), trips))
     return out
 
 
@@ -328,25 +343,77 @@ class BaseLedger(ABC):
         The same post processed again is recorded again but never adds a strike."""
         trips: list[BrakeTrip] = []
         with self._write():
-            when = at or now()  # inside the lock: every strike committed before this moment counts
-            history = self._active_strikes(post.user_id) if post.user_id else []
-            verdict = engine.check(post, checked_at=when, history=history)
-            if engine.policy.brake is not None:
-                verdict = self._apply_brake(engine, verdict, trips)
-            self._record(engine, post, verdict, actor="engine")
+            verdict = self._process_one(engine, post, at, trips)
+        self._tell(trips)
+        return verdict
+
+    def process_batch(self, engine: Engine, posts: list[Post],
+                      at: datetime | None = None) -> list[tuple[Verdict, bool]]:
+        """Process many posts in one transaction (each post still whole: the batch lands or none of
+        it does), skipping every post already recorded under this policy version.
+
+        Gives ``(verdict, recorded)`` for each post in order: ``recorded`` is False for a post
+        skipped, whose verdict is the one recorded before (a post twice in ``posts`` is recorded
+        once).  A recording scan that is killed and run again on the same input so records each
+        post once, and continues where it stopped."""
+        trips: list[BrakeTrip] = []
+        out: list[tuple[Verdict, bool]] = []
+        tls = self.__dict__.setdefault("_batch_local", threading.local())
+        with self._write():
+            head = self._audit_head()
+            assert head is not None, "the ledger has no audit head"
+            tls.batch = Batch(head)
+            try:
+                done = {post_id: Verdict.from_dict(json.loads(text)) for post_id, text in
+                        self._recorded_verdicts(list(dict.fromkeys(p.id for p in posts)), engine.version).items()}
+                for post in posts:
+                    if post.id in done:
+                        out.append((done[post.id], False))
+                        continue
+                    verdict = done[post.id] = self._process_one(engine, post, at, trips)
+                    out.append((verdict, True))
+                self._end_batch(tls.batch)
+            finally:
+                tls.batch = None
+        self._tell(trips)
+        return out
+
+    def _batch(self) -> Batch | None:
+        tls = self.__dict__.get("_batch_local")
+        return getattr(tls, "batch", None) if tls is not None else None
+
+    def _end_batch(self, batch: Batch) -> None:
+        if batch.watched is not None:
+            self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
+        self._set_audit_head(*batch.head)
+
+    def _process_one(self, engine: Engine, post: Post, at: datetime | None, trips: list[BrakeTrip]) -> Verdict:
+        when = at or now()  # inside the lock: every strike committed before this moment counts
+        history = self._active_strikes(post.user_id) if post.user_id else []
+        verdict = engine.check(post, checked_at=when, history=history)
+        if engine.policy.brake is not None:
+            verdict = self._apply_brake(engine, verdict, trips)
+        self._record(engine, post, verdict, actor="engine")
+        return verdict
+
+    def _tell(self, trips: list[BrakeTrip]) -> None:
         for trip in trips:  # after the commit: the trip is durable before anyone is told
             if self.on_brake is not None:
                 self.on_brake(trip)
-        return verdict
 
     def _audit(self, actor: str, action: str, subject: str, payload: dict, at: str) -> None:
         """Append one row to the audit chain (inside the caller's transaction)."""
-        head = self._audit_head()
+        batch = self._batch()
+        head = batch.head if batch is not None else self._audit_head()
         assert head is not None, "the ledger has no audit head"
         seq, prev = head
         body = canonical(payload)
-        self._append_audit(seq + 1, at, actor, action, subject, body, prev,
-                           chain_hash(prev, seq + 1, at, actor, action, subject, body))
+        digest = chain_hash(prev, seq + 1, at, actor, action, subject, body)
+        self._append_audit(seq + 1, at, actor, action, subject, body, prev, digest)
+        if batch is not None:
+            batch.head = (seq + 1, digest)  # the head row is written once, at the batch's end
+        else:
+            self._set_audit_head(seq + 1, digest)
 
     def verify_audit(self) -> AuditCheck:
         return verify_chain(self.audit_rows(), self._audit_head())
@@ -358,15 +425,30 @@ class BaseLedger(ABC):
         brake = engine.policy.brake
         assert brake is not None
         stamp = verdict.checked_at
+        batch = self._batch()
         if self._registered != engine.version:
+            if batch is not None and batch.watched is not None:  # new rule versions: write, then read afresh
+                self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
+                batch.watched, batch.changed = None, set()
             self._register_rules([(rule.id, rule.fingerprint) for rule in engine.policy.rules], stamp)
             self._registered = engine.version
         current = {r.id: r.fingerprint for r in engine.policy.rules}
         since = iso(parse_time(stamp) - timedelta(days=brake.watch_days))
-        watched = [r for r in self._watched_rules(since) if current.get(r.rule) == r.fingerprint]
+        if batch is None:
+            watched = [r for r in self._watched_rules(since) if current.get(r.rule) == r.fingerprint]
+        else:
+            if batch.watched is None:
+                batch.watched = {(r.rule, r.fingerprint): r for r in self._watched_rules("")}
+            watched = [r for r in batch.watched.values()
+                       if r.first_seen > since and current.get(r.rule) == r.fingerprint]
         tripped = set()
         counted = count_check(brake, watched, {v.rule for v in verdict.violations})
-        self._set_rule_counts([row for row, _ in counted])  # one statement for them all: a round trip each was the cost
+        if batch is None:
+            self._set_rule_counts([row for row, _ in counted])  # one statement for them all
+        else:
+            for row, _ in counted:
+                batch.watched[row.rule, row.fingerprint] = row
+                batch.changed.add((row.rule, row.fingerprint))
         for row, trips_now in counted:
             if trips_now:
                 brake_id = self._add_brake(row, stamp)
@@ -841,7 +923,13 @@ class BaseLedger(ABC):
     @abstractmethod
     def _append_audit(self, seq: int, at: str, actor: str, action: str, subject: str, payload: str, prev: str,
                       digest: str) -> None:
-        """Write the row and move the head to it."""
+        """Write the row (the head moves with ``_set_audit_head``)."""
+    @abstractmethod
+    def _set_audit_head(self, seq: int, digest: str) -> None:
+        """Move the chain's head to row ``seq`` with hash ``digest``."""
+    @abstractmethod
+    def _recorded_verdicts(self, post_ids: list[str], version: str) -> dict[str, str]:
+        """The latest verdict (its JSON) recorded for each of ``post_ids`` under policy ``version``."""
     @abstractmethod
     def _register_rules(self, rules: list[tuple[str, str]], stamp: str) -> None:
         """Remember each (rule, fingerprint) not seen before, first seen at ``stamp``."""

@@ -130,6 +130,8 @@ class SqlLedger(BaseLedger):
                       digest: str) -> None:
         self._q("INSERT INTO audit (seq, at, actor, action, subject, payload, prev, hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, at, actor, action, subject, payload, prev, digest))
+
+    def _set_audit_head(self, seq: int, digest: str) -> None:
         self._q("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
 
     def audit_rows(self) -> list[dict]:
@@ -141,9 +143,10 @@ class SqlLedger(BaseLedger):
                      "ON CONFLICT DO NOTHING", [(rule, fingerprint, stamp) for rule, fingerprint in rules])
 
     def _watched_rules(self, since: str) -> list[WatchedRule]:
-        rows = self._q("SELECT rule, fingerprint, checked, matched, status FROM rule_versions "
+        rows = self._q("SELECT rule, fingerprint, checked, matched, status, first_seen FROM rule_versions "
                        "WHERE first_seen > ? AND status != 'accepted'", (since,)).fetchall()
-        return [WatchedRule(r["rule"], r["fingerprint"], r["checked"], r["matched"], r["status"]) for r in rows]
+        return [WatchedRule(r["rule"], r["fingerprint"], r["checked"], r["matched"], r["status"], r["first_seen"])
+                for r in rows]
 
     def _set_rule_counts(self, rows: list[WatchedRule]) -> None:
         self._q_many("UPDATE rule_versions SET checked = ?, matched = ?, status = ? WHERE rule = ? AND fingerprint = ?",
@@ -199,6 +202,15 @@ class SqlLedger(BaseLedger):
         self._q("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (verdict.verdict_id, verdict.post_id, verdict.user_id, version, verdict.decision,
                 verdict.checked_at, rules, verdict.to_json()))
+
+    def _recorded_verdicts(self, post_ids: list[str], version: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(post_ids), 500):  # within every SQLite's limit on parameters
+            chunk = post_ids[start:start + 500]
+            rows = self._q(f"SELECT post_id, json FROM verdicts WHERE policy_version = ? AND post_id IN "
+                           f"({', '.join('?' * len(chunk))}) ORDER BY checked_at", (version, *chunk))
+            found.update((r["post_id"], r["json"]) for r in rows)  # the latest last
+        return found
 
     def _post_exists(self, post_id: str) -> bool:
         return self._q("SELECT 1 FROM posts WHERE post_id = ?", (post_id,)).fetchone() is not None
