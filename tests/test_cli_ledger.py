@@ -123,3 +123,13 @@ def test_status_brake_reset_and_revert_through_the_cli(capsys, tmp_path, monkeyp
     assert run(capsys, "audit", "verify")[0] == 0
     code, _, err = run(capsys, "revert", "--rule", "r.insult", "--since", "yesterday", "--dry-run")
     assert code == 2 and "not an ISO 8601 time" in err
+
+
+def test_a_strike_removed_behind_the_ledgers_back_is_named_by_audit_verify(capsys, setup):
+    policy, posts, db = setup
+    run(capsys, "scan", "--policy", policy, posts)
+    raw_sql(db, "UPDATE strikes SET status = 'removed' WHERE post_id = 'p1'")
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 1
+    assert "ledger state does NOT match the audit chain" in out
+    assert "strikes p1: changed outside the ledger" in out

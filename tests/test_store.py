@@ -185,3 +185,68 @@ def test_two_workers_recording_the_same_user_count_every_strike(engine, ledger_t
     # for review, whose strikes wait (pending) and so do not count
     assert counted == [0, 1, 2] + [3] * 17
     assert ledger.verify_audit().ok
+
+
+# ---- the chain covers the state ---------------------------------------------------------------
+
+def _state_ledger(engine, ledger):
+    """A ledger with a row in every state table: verdicts, strikes, sanctions, a report, an appeal, a review."""
+    verdicts = [ledger.process(engine, post(f"p{i}", "笨蛋"), at=day(i)) for i in range(3)]
+    ledger.report("p0", "r1", "举报", at=day(4))
+    appeal = ledger.appeal(verdicts[0].verdict_id, "我没有", at=day(5))
+    ledger.decide_appeal(engine, appeal, "uphold", "alice", "属实", at=day(6))
+    ledger.process(engine, post("q1", "笨蛋", user="u2", protected=True), at=day(7))
+    held = ledger.sanctions(user="u2")[0]
+    ledger.decide_sanction(engine, held.sanction_id, "bob", "approve", "复核", at=day(8))
+    return verdicts
+
+
+EDITS = [  # (table, the SQL an attacker runs, the key verify must name)
+    ("strikes", "UPDATE strikes SET status = 'removed' WHERE post_id = 'p1'", "strikes p1: changed"),
+    ("strikes", "DELETE FROM strikes WHERE post_id = 'p2'", "strikes p2: removed"),
+    ("strikes", "INSERT INTO strikes (user_id, post_id, verdict_id, rule, severity, at, status) "
+                "VALUES ('u9', 'x9', 'v', 'r.insult', 1, '2026-03-01T00:00:00.000Z', 'active')", "strikes x9: added"),
+    ("sanctions", "UPDATE sanctions SET status = 'lifted' WHERE sanction_id = 2", "sanctions 2: changed"),
+    ("sanctions", "DELETE FROM sanctions WHERE sanction_id = 1", "sanctions 1: removed"),
+    ("sanctions", "INSERT INTO sanctions (sanction_id, user_id, verdict_id, post_id, rule, step, action, permanent, "
+                  "starts_at, status, reviewers_needed, detail) VALUES (99, 'u1', 'v', 'p1', 'r.insult', 'd1', 'mute', "
+                  "0, '2026-03-01', 'active', 0, '{}')", "sanctions 99: added"),
+    ("appeals", "UPDATE appeals SET outcome = 'overturn'", "appeals 1: changed"),
+    ("appeals", "DELETE FROM appeals", "appeals 1: removed"),
+    ("reviews", "UPDATE reviews SET decision = 'reject'", "reviews 1: changed"),
+    ("reviews", "DELETE FROM reviews", "reviews 1: removed"),
+    ("reviews", "INSERT INTO reviews (review_id, sanction_id, post_id, reviewer, decision, reason, at) "
+                "VALUES (50, 1, 'p0', 'mallory', 'reject', 'x', '2026-03-09')", "reviews 50: added"),
+    ("reports", "UPDATE reports SET status = 'closed'", "reports 1: changed"),
+    ("verdicts", "UPDATE verdicts SET decision = 'allow' WHERE post_id = 'p1'", "verdicts V: changed"),
+]
+
+
+@pytest.mark.parametrize("table, change, named", EDITS, ids=[f"{t}-{c.split()[0].lower()}" for t, c, _ in EDITS])
+def test_verify_names_every_state_row_changed_added_or_removed_behind_the_ledgers_back(
+        engine, ledger, ledger_target, table, change, named):
+    verdicts = _state_ledger(engine, ledger)
+    before = ledger.verify_audit()
+    assert before.ok, before
+    raw_sql(ledger_target, change)
+    check = ledger.verify_audit()
+    assert not check.ok
+    expected = named.replace("verdicts V", f"verdicts {verdicts[1].verdict_id}")
+    assert any(problem.startswith(expected) for problem in check.tampered), check.tampered
+    assert len(check.tampered) == 1, check.tampered  # only the row touched
+    assert expected in check.problem
+
+
+def test_a_ledger_from_before_the_seal_is_sealed_as_it_stands_when_upgraded(engine, tmp_path):
+    path = tmp_path / "old.db"
+    ledger = SqliteLedger(path)
+    ledger.process(engine, post("p0", "笨蛋"), at=day(0))
+    ledger.db.execute("DELETE FROM audit WHERE action = 'state.sealed'")  # as a schema-4 ledger had it
+    rows = ledger.audit_rows()
+    ledger.db.execute("UPDATE audit_head SET seq = ?, hash = ?", (len(rows), rows[-1]["hash"]))
+    ledger.db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    ledger.close()
+    upgraded = SqliteLedger(path)
+    assert upgraded.schema_version() == 5
+    assert [r["action"] for r in upgraded.audit_rows()][-1] == "state.baseline"
+    assert upgraded.verify_audit().ok

@@ -454,5 +454,11 @@ def cmd_audit(args, out, ledger: SqlLedger, load_engine) -> int:
     if result.ok:
         print(f"audit chain verifies: {result.rows} row(s)", file=out)
         return OK
+    if result.bad_seq is None:  # the chain holds, the state rows do not match it
+        print(f"ledger state does NOT match the audit chain ({result.rows} row(s) verify); "
+              f"{len(result.tampered)} row(s) changed outside the ledger:", file=out)
+        for problem in result.tampered:
+            print(f"  {problem}", file=out)
+        return FOUND
     print(f"audit chain BROKEN at row {result.bad_seq}: {result.problem} ({result.rows} row(s) read)", file=out)
     return FOUND

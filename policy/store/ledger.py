@@ -23,8 +23,8 @@ import secrets
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -98,6 +98,41 @@ class AuditCheck:
     rows: int
     bad_seq: int | None = None
     problem: str | None = None
+    tampered: tuple[str, ...] = ()
+    """State rows that do not match the chain, each as ``TABLE KEY: what``."""
+
+
+STATE_TABLES = {"verdicts": "verdict_id", "strikes": "post_id", "sanctions": "sanction_id",
+                "reviews": "review_id", "reports": "report_id", "appeals": "appeal_id"}
+"""The tables a user's standing and a case's history are read from, each with the column that
+names a row.  Every transaction that changes rows of them ends with a ``state.sealed`` audit row
+holding each changed row's content hash, so the chain covers the state: ``verify_audit``
+recomputes every current row's hash and names any row changed, added or removed behind the
+ledger's back."""
+
+
+def row_hash(row: dict) -> str:
+    """A state row's content hash (the same on every backend: canonical JSON of its columns)."""
+    return hashlib.sha256(canonical(row).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def state_problems(rows: list[dict], current: dict[str, list[dict]]) -> list[str]:
+    """Compare the state tables' rows with the last seal the chain holds for each of them."""
+    sealed: dict[str, dict[str, str]] = {table: {} for table in STATE_TABLES}
+    for row in rows:
+        if row["action"] in ("state.sealed", "state.baseline"):
+            for table, hashes in json.loads(row["payload"]).items():
+                sealed.setdefault(table, {}).update(hashes)
+    problems = []
+    for table, key in STATE_TABLES.items():
+        now_rows = {str(r[key]): row_hash(r) for r in current[table]}
+        for name, digest in now_rows.items():
+            if name not in sealed[table]:
+                problems.append(f"{table} {name}: added outside the ledger (no audit row sealed it)")
+            elif sealed[table][name] != digest:
+                problems.append(f"{table} {name}: changed outside the ledger (not what the chain sealed)")
+        problems += [f"{table} {name}: removed outside the ledger" for name in sealed[table] if name not in now_rows]
+    return problems
 
 
 def verify_chain(rows: list[dict], head: tuple[int, str] | None) -> AuditCheck:
@@ -409,6 +444,7 @@ class BaseLedger(ABC):
         seq, prev = head
         body = canonical(payload)
         digest = chain_hash(prev, seq + 1, at, actor, action, subject, body)
+        self._thread_state().last_at = at
         self._append_audit(seq + 1, at, actor, action, subject, body, prev, digest)
         if batch is not None:
             batch.head = (seq + 1, digest)  # the head row is written once, at the batch's end
@@ -416,7 +452,55 @@ class BaseLedger(ABC):
             self._set_audit_head(seq + 1, digest)
 
     def verify_audit(self) -> AuditCheck:
-        return verify_chain(self.audit_rows(), self._audit_head())
+        """The chain, then the state: every state row as the chain last sealed it."""
+        rows = self.audit_rows()
+        check = verify_chain(rows, self._audit_head())
+        if not check.ok:
+            return check
+        problems = state_problems(rows, {table: self._rows_where(table) for table in STATE_TABLES})
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            return AuditCheck(False, check.rows, None, "; ".join(problems[:3]) + more, tuple(problems))
+        return check
+
+    # ---- transactions and the state seal --------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One transaction holding the write lock from its start (the backend's ``_begin``), ended
+        by the seal of every state row it changed; all or nothing (raises LedgerError)."""
+        with self._begin():
+            local = self._thread_state()
+            local.touched, local.last_at = {}, None
+            try:
+                yield
+                if local.touched:
+                    self._seal(local.touched, local.last_at or iso(now()))
+            finally:
+                local.touched = None
+
+    def _thread_state(self) -> threading.local:
+        return self.__dict__.setdefault("_batch_local", threading.local())
+
+    def _touch(self, table: str, column: str, value: Any) -> None:
+        """A primitive changed the rows of ``table`` whose ``column`` is ``value``."""
+        touched = getattr(self._thread_state(), "touched", None)
+        if touched is not None:
+            touched.setdefault((table, column), set()).add(value)
+
+    def _seal(self, touched: dict[tuple[str, str], set], stamp: str) -> None:
+        hashes: dict[str, dict[str, str]] = {}
+        for (table, column), values in sorted(touched.items()):
+            for row in self._rows_where(table, column, sorted(values, key=str)):
+                hashes.setdefault(table, {})[str(row[STATE_TABLES[table]])] = row_hash(row)
+        if hashes:
+            self._audit("ledger", "state.sealed", str(sum(map(len, hashes.values()))), hashes, stamp)
+
+    def _seal_baseline(self) -> None:
+        """A ledger from before the seal: its rows as they stand now are taken as the baseline."""
+        hashes = {table: {str(r[key]): row_hash(r) for r in self._rows_where(table)}
+                  for table, key in STATE_TABLES.items()}
+        if any(hashes.values()):
+            self._audit("ledger", "state.baseline", "upgrade", hashes, iso(now()))
 
     # ---- the emergency brake ------------------------------------------------------------------
     def _apply_brake(self, engine: Engine, verdict: Verdict, trips: list[BrakeTrip]) -> Verdict:
@@ -914,7 +998,9 @@ class BaseLedger(ABC):
 
     # One transaction holding the write lock from its start; all or nothing (raises LedgerError):
     @abstractmethod
-    def _write(self) -> AbstractContextManager[Any]: ...
+    def _begin(self) -> AbstractContextManager[Any]: ...
+    @abstractmethod
+    def _rows_where(self, table: str, column: str | None = None, values: Any = ()) -> list[dict]: ...
 
     # Primitives, called inside ``_write``:
     @abstractmethod

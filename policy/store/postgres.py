@@ -36,7 +36,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from policy.store.ledger import BrakeTrip, LedgerError, LedgerUnavailable, WatchedRule
-from policy.store.sql import MIGRATIONS, SCHEMA_VERSION, SqlLedger, schema_script
+from policy.store.sql import MIGRATIONS, SCHEMA_VERSION, SEALED_FROM, SqlLedger, schema_script
 
 __all__ = ["PostgresLedger", "redacted"]
 
@@ -120,8 +120,10 @@ class PostgresLedger(SqlLedger):
                         self._q(statement)
                     self._q("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
+            if 0 < current < SEALED_FROM:
+                self._seal_baseline()
 
-    def _write(self) -> Any:
+    def _begin(self) -> Any:
         return self._transaction("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
 
     @contextmanager

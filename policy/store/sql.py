@@ -74,7 +74,10 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE TABLE sessions (digest TEXT PRIMARY KEY, name TEXT NOT NULL, started_at TEXT NOT NULL,
                            expires_at TEXT NOT NULL);
     """),
+    (5, ""),  # the state seal (``state.sealed`` audit rows); a ledger from before gets a baseline seal
 ]
+SEALED_FROM = 5
+"""The schema version from which the audit chain seals the state tables."""
 """The schema, one script per version, in the column types of SQLite; ``{serial}`` is an id the
 database assigns.  :func:`schema_script` writes a script out for a backend."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -122,6 +125,18 @@ class SqlLedger(BaseLedger):
         """A condition: the JSON array of rule ids in ``column`` holds the rule given as ``?``."""
 
     # ---- the audit chain ---------------------------------------------------------------------
+    def _rows_where(self, table: str, column: str | None = None, values: Sequence[Any] = ()) -> list[dict]:
+        """Every row of a state table, or those whose ``column`` is one of ``values``."""
+        if column is None:
+            return [dict(r) for r in self._q(f"SELECT * FROM {table}")]
+        rows: list[dict] = []
+        values = list(values)
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
+            rows += [dict(r) for r in self._q(f"SELECT * FROM {table} WHERE {column} IN "
+                                              f"({', '.join('?' * len(chunk))})", chunk)]
+        return rows
+
     def _audit_head(self) -> tuple[int, str] | None:
         head = self._q("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
         return (head["seq"], head["hash"]) if head is not None else None
@@ -202,6 +217,7 @@ class SqlLedger(BaseLedger):
         self._q("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (verdict.verdict_id, verdict.post_id, verdict.user_id, version, verdict.decision,
                 verdict.checked_at, rules, verdict.to_json()))
+        self._touch("verdicts", "verdict_id", verdict.verdict_id)
 
     def _recorded_verdicts(self, post_ids: list[str], version: str) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -278,23 +294,28 @@ class SqlLedger(BaseLedger):
                     status: str) -> None:
         self._q("INSERT INTO strikes (user_id, post_id, verdict_id, rule, severity, at, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (user, post_id, verdict_id, rule, severity, at, status))
+        self._touch("strikes", "post_id", post_id)
 
     def _set_strike_status(self, post_id: str, status: str, from_statuses: tuple[str, ...]) -> bool:
         marks = ", ".join("?" * len(from_statuses))
+        self._touch("strikes", "post_id", post_id)
         return bool(self._q(f"UPDATE strikes SET status = ? WHERE post_id = ? AND status IN ({marks})",
                             (status, post_id, *from_statuses)).rowcount)
 
     def _add_sanction(self, user: str, verdict_id: str, post_id: str, sanction: Sanction, starts: str,
                       ends: str | None, detail: str, replaces: int | None) -> int:
-        return self._insert_id(
+        sanction_id = self._insert_id(
             "INSERT INTO sanctions (user_id, verdict_id, post_id, rule, step, action, days, permanent, starts_at, "
             "ends_at, status, reviewers_needed, detail, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (user, verdict_id, post_id, sanction.rule, sanction.step, sanction.action, sanction.days,
              int(sanction.permanent), starts, ends, sanction.status, sanction.reviewers_needed, detail, replaces),
             "sanction_id")
+        self._touch("sanctions", "sanction_id", sanction_id)
+        return sanction_id
 
     def _set_sanction_status(self, sanction_id: int, status: str) -> None:
         self._q("UPDATE sanctions SET status = ? WHERE sanction_id = ?", (status, sanction_id))
+        self._touch("sanctions", "sanction_id", sanction_id)
 
     def _replaced(self, sanction_id: int) -> int | None:
         row = self._q("SELECT replaces FROM sanctions WHERE sanction_id = ?", (sanction_id,)).fetchone()
@@ -331,8 +352,10 @@ class SqlLedger(BaseLedger):
 
     def _add_review(self, sanction_id: int | None, post_id: str, reviewer: str, decision: str, step: str | None,
                     reason: str, stamp: str) -> None:
-        self._q("INSERT INTO reviews (sanction_id, post_id, reviewer, decision, step, reason, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (sanction_id, post_id, reviewer, decision, step, reason, stamp))
+        review_id = self._insert_id("INSERT INTO reviews (sanction_id, post_id, reviewer, decision, step, reason, at) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                    (sanction_id, post_id, reviewer, decision, step, reason, stamp), "review_id")
+        self._touch("reviews", "review_id", review_id)
 
     def _reviews(self, sanction_id: int) -> list[dict]:
         rows = self._q("SELECT * FROM reviews WHERE sanction_id = ? ORDER BY at", (sanction_id,)).fetchall()
@@ -343,8 +366,10 @@ class SqlLedger(BaseLedger):
 
     # ---- reports ----------------------------------------------------------------------------------
     def _add_report(self, post_id: str, reporter: str, reason: str, stamp: str) -> int:
-        return self._insert_id("INSERT INTO reports (post_id, reporter, reason, at, status) "
-                               "VALUES (?, ?, ?, ?, 'open')", (post_id, reporter, reason, stamp), "report_id")
+        report_id = self._insert_id("INSERT INTO reports (post_id, reporter, reason, at, status) "
+                                    "VALUES (?, ?, ?, ?, 'open')", (post_id, reporter, reason, stamp), "report_id")
+        self._touch("reports", "report_id", report_id)
+        return report_id
 
     def reports(self, post_id: str) -> list[dict]:
         rows = self._q("SELECT * FROM reports WHERE post_id = ? ORDER BY at", (post_id,)).fetchall()
@@ -355,6 +380,7 @@ class SqlLedger(BaseLedger):
                        (post_id,)).fetchone() is not None
 
     def _close_open_reports(self, post_id: str) -> bool:
+        self._touch("reports", "post_id", post_id)
         return bool(self._q("UPDATE reports SET status = 'closed' WHERE post_id = ? AND status = 'open'",
                             (post_id,)).rowcount)
 
@@ -422,12 +448,15 @@ class SqlLedger(BaseLedger):
                        (verdict_id,)).fetchone() is not None
 
     def _add_appeal(self, verdict_id: str, user: str | None, reason: str, stamp: str) -> int:
-        return self._insert_id("INSERT INTO appeals (verdict_id, user_id, reason, status, filed_at) "
-                               "VALUES (?, ?, ?, 'open', ?)", (verdict_id, user, reason, stamp), "appeal_id")
+        appeal_id = self._insert_id("INSERT INTO appeals (verdict_id, user_id, reason, status, filed_at) "
+                                    "VALUES (?, ?, ?, 'open', ?)", (verdict_id, user, reason, stamp), "appeal_id")
+        self._touch("appeals", "appeal_id", appeal_id)
+        return appeal_id
 
     def _close_appeal(self, appeal_id: int, outcome: str, reviewer: str, reason: str, stamp: str) -> None:
         self._q("UPDATE appeals SET status = 'decided', outcome = ?, reviewer = ?, decision_reason = ?, "
                 "decided_at = ? WHERE appeal_id = ?", (outcome, reviewer, reason, stamp, appeal_id))
+        self._touch("appeals", "appeal_id", appeal_id)
 
     def appeals(self, status: str | None = None, user: str | None = None, rule: str | None = None,
                 since: str | None = None, verdict_id: str | None = None, post_id: str | None = None) -> list[AppealRow]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from policy.store.ledger import BrakeTrip, LedgerError
-from policy.store.sql import MIGRATIONS, SCHEMA_VERSION, SqlLedger, schema_script
+from policy.store.sql import MIGRATIONS, SCHEMA_VERSION, SEALED_FROM, SqlLedger, schema_script
 
 __all__ = ["SqliteLedger"]
 
@@ -65,9 +65,11 @@ class SqliteLedger(SqlLedger):
                         self.db.execute(statement)
                     self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
+            if 0 < current < SEALED_FROM:
+                self._seal_baseline()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _begin(self) -> Iterator[sqlite3.Connection]:
         """One transaction holding the write lock from its start; all or nothing."""
         with self._lock:
             try:
