@@ -36,7 +36,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from policy.store.ledger import BrakeTrip, LedgerError, LedgerUnavailable, WatchedRule
-from policy.store.sql import MIGRATIONS, SCHEMA_VERSION, SEALED_FROM, SqlLedger, schema_script
+from policy.store.sql import SqlLedger
 
 __all__ = ["PostgresLedger", "redacted"]
 
@@ -103,25 +103,11 @@ class PostgresLedger(SqlLedger):
         self.pool.close()
 
     # ---- schema and transactions ---------------------------------------------------------
-    def schema_version(self) -> int:
-        self._q("CREATE TABLE IF NOT EXISTS meta (key TEXT COLLATE \"C\" PRIMARY KEY, value TEXT NOT NULL)")
-        row = self._q("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row["value"]) if row else 0
+    SERIAL = SERIAL
+    TYPES = TYPES
 
-    def migrate(self) -> None:
-        with self._transaction(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"):
-            current = self.schema_version()
-            if current > SCHEMA_VERSION:
-                raise LedgerError(f"ledger {self.path} has schema {current}, newer than this engine's "
-                                  f"{SCHEMA_VERSION}; upgrade the engine")
-            for version, script in MIGRATIONS:
-                if version > current:
-                    for statement in schema_script(script, serial=SERIAL, types=TYPES):
-                        self._q(statement)
-                    self._q("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
-            if 0 < current < SEALED_FROM:
-                self._seal_baseline()
+    def _migrating(self) -> Any:
+        return self._transaction(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
 
     def _begin(self) -> Any:
         return self._transaction("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")

@@ -14,12 +14,13 @@ import json
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from policy.model.post import Post
 from policy.model.sanction import Sanction
 from policy.model.verdict import Verdict
-from policy.store.ledger import GENESIS, AppealRow, BaseLedger, SanctionRow, UnknownRecord, WatchedRule
+from policy.store.ledger import GENESIS, AppealRow, BaseLedger, LedgerError, SanctionRow, UnknownRecord, WatchedRule
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -78,6 +79,7 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 SEALED_FROM = 5
 """The schema version from which the audit chain seals the state tables."""
+META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 """The schema, one script per version, in the column types of SQLite; ``{serial}`` is an id the
 database assigns.  :func:`schema_script` writes a script out for a backend."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -106,6 +108,37 @@ class Cursor(Protocol):
 
 class SqlLedger(BaseLedger):
     """Every query of the ledger, over a backend's ``_q`` (see the module docstring)."""
+
+    SERIAL = "INTEGER PRIMARY KEY"
+    TYPES: Mapping[str, str] = {}
+    """The backend's words for an id the database assigns, and for SQLite's column types."""
+    path: str
+
+    # ---- schema ---------------------------------------------------------------------------------
+    def _migrating(self) -> AbstractContextManager[Any]:
+        """The transaction migrations run in (a backend orders concurrent migrators here)."""
+        return self._begin()
+
+    def schema_version(self) -> int:
+        for statement in schema_script(META, self.SERIAL, self.TYPES):
+            self._q(statement)
+        row = self._q("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row["value"]) if row else 0
+
+    def migrate(self) -> None:
+        with self._migrating():
+            current = self.schema_version()
+            if current > SCHEMA_VERSION:
+                raise LedgerError(f"ledger {self.path} has schema {current}, newer than this engine's "
+                                  f"{SCHEMA_VERSION}; upgrade the engine")
+            for version, script in MIGRATIONS:
+                if version > current:
+                    for statement in schema_script(script, self.SERIAL, self.TYPES):
+                        self._q(statement)
+                    self._q("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
+            if 0 < current < SEALED_FROM:
+                self._seal_baseline()
 
     @abstractmethod
     def _q(self, sql: str, args: Sequence[Any] = ()) -> Cursor:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from policy.store.ledger import BrakeTrip, LedgerError
-from policy.store.sql import MIGRATIONS, SCHEMA_VERSION, SEALED_FROM, SqlLedger, schema_script
+from policy.store.sql import SqlLedger
 
 __all__ = ["SqliteLedger"]
 
@@ -48,26 +48,6 @@ class SqliteLedger(SqlLedger):
         self.db.close()
 
     # ---- schema and transactions ---------------------------------------------------------
-    def schema_version(self) -> int:
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row["value"]) if row else 0
-
-    def migrate(self) -> None:
-        with self._write():
-            current = self.schema_version()
-            if current > SCHEMA_VERSION:
-                raise LedgerError(f"ledger {self.path!r} has schema {current}, newer than this engine's "
-                                  f"{SCHEMA_VERSION}; upgrade the engine")
-            for version, script in MIGRATIONS:
-                if version > current:
-                    for statement in schema_script(script, serial="INTEGER PRIMARY KEY"):
-                        self.db.execute(statement)
-                    self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
-            if 0 < current < SEALED_FROM:
-                self._seal_baseline()
-
     @contextmanager
     def _begin(self) -> Iterator[sqlite3.Connection]:
         """One transaction holding the write lock from its start; all or nothing."""
