@@ -1,6 +1,6 @@
-"""The embedded ledger backend: SQLite (WAL, synchronous commits, versioned migrations).
+"""The embedded ledger backend: SQLite (WAL, synchronous commits).
 
-The connection and its transactions only; the queries are :class:`policy.store.sql.SqlLedger`'s
+The connection and its transactions only; the queries and migrations are :class:`policy.store.sql.SqlLedger`'s
 and what the ledger decides is :class:`policy.store.ledger.BaseLedger`'s.  Every write runs as one
 transaction that starts by taking the database's write lock (``BEGIN IMMEDIATE``).
 """
