@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 from pathlib import Path
@@ -130,3 +131,43 @@ def raw_sql(target: str, script: str) -> None:
     db = sqlite3.connect(target)
     db.executescript(script)
     db.close()
+
+
+# ---- a real `policy serve` -----------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def policy_serve(*args: str):
+    """``policy serve ARGS --port P`` as a subprocess: yields (base URL, /readyz's answer) once it
+    answers, and stops the server afterwards."""
+    import json
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "policy.cli", "serve", *args, "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=1) as response:
+                    ready = json.loads(response.read())
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("policy serve did not come up: " + server.stderr.read1().decode())
+        yield base, ready
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -12,7 +12,7 @@ import pytest
 from policy import Engine, Post
 from policy.store import LedgerUnavailable, open_ledger
 
-from .conftest import pg_raw, write_policy
+from .conftest import pg_raw, policy_serve, write_policy
 from .test_brake_revert import LADDER
 
 RULES = """
@@ -209,40 +209,19 @@ def test_an_unreachable_server_is_a_clear_error():
 
 def test_policy_serve_records_into_postgresql(pg_database, capsys):
     import json
-    import socket
-    import subprocess
-    import sys
     import urllib.request
 
     from policy.cli import main
 
     assert main(["key", "add", "pipe", "--role", "pipeline", "--db", pg_database]) == 0
     key = capsys.readouterr().out.splitlines()[0].strip()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "policy.cli", "serve", "--db", pg_database, "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=1) as response:
-                    ready = json.loads(response.read())
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("policy serve did not come up: " + server.stderr.read1().decode())
+    with policy_serve("--db", pg_database) as (base, ready):
         assert ready["status"] == "ready" and ready["ledger"] == pg_database
         body = json.dumps({"id": "w1", "body": "你个傻逼", "author": {"id": "u9"}}).encode()
         request = urllib.request.Request(base + "/v1/process", data=body, headers={
             "content-type": "application/json", "authorization": f"Bearer {key}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             verdict = json.loads(response.read())
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     ledger = open_ledger(pg_database)
     assert ledger.verdict(verdict["verdict_id"])["decision"] == "reject"
     assert [s["post_id"] for s in ledger.strikes("u9")] == ["w1"]

@@ -13,13 +13,9 @@ import pytest
 
 from policy.service.workers import ServeError, balances_by_port, reuse_port_socket
 
+from .conftest import free_port
+
 pytestmark = pytest.mark.skipif(not balances_by_port(), reason="SO_REUSEPORT balances connections only on Linux")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _health(port: int) -> dict:
@@ -42,7 +38,7 @@ def _workers_answering(port: int, want: int, seconds: float = 60, besides: froze
 
 @pytest.fixture
 def two_workers(tmp_path):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "policy.cli", "serve", "--db", str(tmp_path / "ledger.db"),
                                "--port", str(port), "--workers", "2"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)

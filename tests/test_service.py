@@ -3,11 +3,7 @@ endpoint against its OpenAPI schema with schemathesis (no 500 for any input)."""
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -22,7 +18,7 @@ from policy.engine.live import LiveEngine
 from policy.service.app import MAX_BODY_BYTES, create_app
 from policy.store import SqliteLedger, open_ledger
 
-from .conftest import write_policy
+from .conftest import policy_serve, write_policy
 
 RULES = """
 lexicon abuse { terms "傻逼" "蠢货" }
@@ -171,37 +167,14 @@ def test_every_endpoint_answers_any_input_within_its_schema_signed_in_as_an_admi
 
 # ---- policy serve ---------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_policy_serve_answers_over_a_real_socket(tmp_path):
-    port = _free_port()
     folder = write_policy(tmp_path / "policy", RULES)
-    server = subprocess.Popen([sys.executable, "-m", "policy.cli", "serve", "--policy", str(folder),
-                               "--db", str(tmp_path / "ledger.db"), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=1) as response:
-                    ready = json.loads(response.read())
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("policy serve did not come up: " + server.stderr.read1().decode())
+    with policy_serve("--policy", str(folder), "--db", str(tmp_path / "ledger.db")) as (base, ready):
         assert ready["status"] == "ready" and ready["ledger"] == str(tmp_path / "ledger.db")
         request = urllib.request.Request(base + "/v1/check", data=json.dumps({"id": "p", "body": "蠢货"}).encode(),
                                          headers={"content-type": "application/json"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.loads(response.read())["decision"] == "reject"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_policy_serve_with_a_broken_policy_says_so_and_exits_2(tmp_path, capsys):
