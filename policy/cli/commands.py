@@ -355,17 +355,20 @@ def _scan(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqlLedg
     bad = already = 0
     pending: list[Post] = []
 
-    def emit(verdict: Verdict, post: Post) -> None:
+    def emit(verdict: Verdict, post: Post, text: str | None = None) -> None:
         decisions[verdict.decision] += 1
         rules.update(v.rule for v in verdict.violations)
-        print(verdict.to_json() if args.format == "json" else _scan_line(verdict, post), file=out)
+        if args.format == "json":
+            print(text if text is not None else verdict.to_json(), file=out)
+        else:
+            print(_scan_line(verdict, post), file=out)
 
     def record() -> None:
         nonlocal already
         assert ledger is not None
-        for post, (verdict, recorded) in zip(pending, ledger.process_batch(engine, pending), strict=True):
-            already += not recorded
-            emit(verdict, post)
+        for post, done in zip(pending, ledger.process_batch(engine, pending), strict=True):
+            already += not done.recorded
+            emit(done.verdict, post, done.json)
         pending.clear()
 
     for name, number, data, problem in _posts(args.file):

@@ -24,6 +24,9 @@ def escape_surrogates(json_text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text) if _SURROGATE.search(json_text) \
         else json_text
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Made once (``json.dumps`` with options builds an encoder every call)."""
+
 ALLOW, REVIEW, REJECT = "allow", "review", "reject"
 
 
@@ -152,6 +155,6 @@ class Verdict(NamedTuple):
         )
 
     def to_json(self, indent: int | None = None) -> str:
-        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=indent,
-                          separators=None if indent else (",", ":"))
-        return escape_surrogates(text)
+        if indent:
+            return escape_surrogates(json.dumps(self.to_dict(), ensure_ascii=False, indent=indent))
+        return escape_surrogates(_COMPACT.encode(self.to_dict()))

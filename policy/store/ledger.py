@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from policy.compiler.compiled import CompiledBrake, CompiledStep
 from policy.engine import Engine
@@ -80,9 +80,13 @@ def time_arg(text: str) -> str:
     return iso(when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc))
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""Made once: ``json.dumps`` with options builds an encoder every call, and a record makes a dozen."""
+
+
 def canonical(data: Any) -> str:
     """JSON with sorted keys and no spaces: what is stored and what the audit chain hashes."""
-    return escape_surrogates(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+    return escape_surrogates(_CANONICAL.encode(data))
 
 
 # ---- the audit chain ---------------------------------------------------------------------------
@@ -242,9 +246,10 @@ class AppealRow:
     decided_at: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class WatchedRule:
-    """A rule version the brake watches: checks counted since it first appeared, and matches."""
+    """A rule version the brake watches: checks counted since it first appeared, and matches.
+    Mutable: a transaction counts its checks on the rows it read, then writes them once."""
 
     rule: str
     fingerprint: str
@@ -256,14 +261,40 @@ class WatchedRule:
 
 @dataclass
 class Batch:
-    """What a batch of posts recorded in one transaction keeps in memory until its end: the audit
-    chain's head, and the brake's counters (read once, counted post by post, written once).  Inside
-    the transaction nobody else can see either, so writing them once at the end is the same as
-    writing them after every post, and it saves the statements that were most of a record's cost."""
+    """What the posts recorded in one transaction keep in memory until its end.
+
+    Inside the transaction nobody else can read or write the ledger, so what it read at its start
+    stays true but for its own changes, which it keeps here as it makes them: the authors' active
+    strikes, the posts that have a strike, the brake's counters, the audit chain's head.  Its new
+    rows (posts, verdicts, strikes, audit rows) wait in ``pending`` and go to the database in one
+    statement per table at the end.  Writing at the end is the same as writing after every post,
+    and it saves the round trips that were most of a record's cost."""
 
     head: tuple[int, str]
+    strikes: dict[str, list[Strike]]
+    """Each author's active strikes, in recording order (only authors of the batch's posts)."""
+    struck: set[str]
+    """The batch's posts that have a strike (one strike per post)."""
+    versions: set[str] = field(default_factory=set)
+    """Policy versions known to be in the ledger."""
     watched: dict[tuple[str, str], WatchedRule] | None = None
     changed: set[tuple[str, str]] = field(default_factory=set)
+    counting: dict[str, WatchedRule] = field(default_factory=dict)
+    """The watched rows a check counts for, by rule: the current version of each rule, first seen
+    within the watch window; valid while the window's start is in ``counting_valid``."""
+    counting_valid: tuple[str, str, str] = ("", "", "")
+    """(policy version, lowest, highest-but-excluded start of the window) ``counting`` holds for."""
+    pending: dict[tuple[str, tuple[str, ...], bool], list[tuple]] = field(default_factory=dict)
+    """Rows to insert at the end, by (table, columns, keep existing rows), in the order they were made."""
+
+
+class Processed(NamedTuple):
+    """One post of :meth:`BaseLedger.process_batch`: its verdict, whether this call recorded it
+    (False: it was recorded before, and this is that verdict), and the verdict's JSON as stored."""
+
+    verdict: Verdict
+    recorded: bool
+    json: str
 
 
 class Ledger(Protocol):
@@ -273,7 +304,7 @@ class Ledger(Protocol):
 
     def process(self, engine: Engine, post: Post, at: datetime | None = None) -> Verdict: ...
     def process_batch(self, engine: Engine, posts: list[Post],
-                      at: datetime | None = None) -> list[tuple[Verdict, bool]]: ...
+                      at: datetime | None = None) -> list[Processed]: ...
     def report(self, post_id: str, reporter: str, reason: str, at: datetime | None = None) -> int: ...
     def queue(self) -> list[dict]: ...
     def decide_sanction(self, engine: Engine, sanction_id: int, reviewer: str, decision: str, reason: str,
@@ -305,18 +336,38 @@ class Ledger(Protocol):
 
 # ---- decisions that need no storage ----------------------------------------------------------------
 
-def count_check(brake: CompiledBrake, watched: list[WatchedRule], fired: set[str]) -> list[tuple[WatchedRule, bool]]:
-    """The brake's counts after one more check: each watched rule with the new counts, and whether
-    this check trips it (it matched, reached the minimum, and matches more than the share)."""
-    out = []
-    for row in watched:  # every post counts for every watched rule: built directly, not by replace()
-        hit = row.rule in fired
-        checked, matched = row.checked + 1, row.matched + hit
-        trips = (row.status == "watched" and hit and matched >= brake.minimum
-                 and 100.0 * matched / checked > brake.share)
-        out.append((WatchedRule(row.rule, row.fingerprint, checked, matched, "tripped" if trips else row.status,
-                                row.first_seen), trips))
-    return out
+def count_check(brake: CompiledBrake, counting: dict[str, WatchedRule], fired: set[str]) -> list[WatchedRule]:
+    """Count one more check for every watched rule (in place), and give the rules this check trips:
+    it matched them, they reached the minimum, and they match more than the share."""
+    for row in counting.values():
+        row.checked += 1
+    tripped = []
+    for rule in sorted(fired):
+        row = counting.get(rule)
+        if row is None:
+            continue
+        row.matched += 1
+        if row.status == "watched" and row.matched >= brake.minimum and 100.0 * row.matched / row.checked > brake.share:
+            row.status = "tripped"
+            tripped.append(row)
+    return tripped
+
+
+def counting_rows(watched: dict[tuple[str, str], WatchedRule], current: dict[str, str],
+                  since: str) -> tuple[dict[str, WatchedRule], str, str]:
+    """The rows a check made when the watch window starts at ``since`` counts for (the rules'
+    current versions, first seen after ``since``), and the range of starts that gives the same rows."""
+    counting: dict[str, WatchedRule] = {}
+    low, high = "", "\U0010ffff"
+    for (rule, fingerprint), row in watched.items():
+        if current.get(rule) != fingerprint:
+            continue
+        if row.first_seen > since:
+            counting[rule] = row
+            high = min(high, row.first_seen)
+        else:
+            low = max(low, row.first_seen)
+    return counting, low, high
 
 
 def brake_hold(sanction: Sanction, tripped: set[str]) -> Sanction:
@@ -378,60 +429,66 @@ class BaseLedger(ABC):
         """Check a post against its author's standing and record everything, atomically.
 
         The same post processed again is recorded again but never adds a strike."""
-        trips: list[BrakeTrip] = []
-        with self._write():
-            verdict = self._process_one(engine, post, at, trips)
-        self._tell(trips)
-        return verdict
+        return self._process_posts(engine, [post], at, skip_recorded=False)[0].verdict
 
     def process_batch(self, engine: Engine, posts: list[Post],
-                      at: datetime | None = None) -> list[tuple[Verdict, bool]]:
+                      at: datetime | None = None) -> list[Processed]:
         """Process many posts in one transaction (each post still whole: the batch lands or none of
         it does), skipping every post already recorded under this policy version.
 
-        Gives ``(verdict, recorded)`` for each post in order: ``recorded`` is False for a post
+        Gives a :class:`Processed` for each post in order: ``recorded`` is False for a post
         skipped, whose verdict is the one recorded before (a post twice in ``posts`` is recorded
         once).  A recording scan that is killed and run again on the same input so records each
         post once, and continues where it stopped."""
+        return self._process_posts(engine, posts, at, skip_recorded=True)
+
+    def _process_posts(self, engine: Engine, posts: list[Post], at: datetime | None,
+                       skip_recorded: bool) -> list[Processed]:
         trips: list[BrakeTrip] = []
-        out: list[tuple[Verdict, bool]] = []
-        tls = self.__dict__.setdefault("_batch_local", threading.local())
+        out: list[Processed] = []
+        local = self._thread_state()
         with self._write():
             head = self._audit_head()
             assert head is not None, "the ledger has no audit head"
-            tls.batch = Batch(head)
+            post_ids = list(dict.fromkeys(p.id for p in posts))
+            authors = sorted({p.user_id for p in posts if p.user_id})
+            batch = local.batch = Batch(head, self._active_strikes_of(authors), self._struck_posts(post_ids))
             try:
-                done = {post_id: Verdict.from_dict(json.loads(text)) for post_id, text in
-                        self._recorded_verdicts(list(dict.fromkeys(p.id for p in posts)), engine.version).items()}
+                done: dict[str, Processed] = {}
+                if skip_recorded:
+                    done = {post_id: Processed(Verdict.from_dict(json.loads(text)), False, text)
+                            for post_id, text in self._recorded_verdicts(post_ids, engine.version).items()}
                 for post in posts:
                     if post.id in done:
-                        out.append((done[post.id], False))
+                        out.append(done[post.id])
                         continue
-                    verdict = done[post.id] = self._process_one(engine, post, at, trips)
-                    out.append((verdict, True))
-                self._end_batch(tls.batch)
+                    processed = self._process_one(engine, post, at, batch, trips)
+                    if skip_recorded:
+                        done[post.id] = processed._replace(recorded=False)
+                    out.append(processed)
+                self._end_batch(batch)
             finally:
-                tls.batch = None
+                local.batch = None
         self._tell(trips)
         return out
 
     def _batch(self) -> Batch | None:
-        tls = self.__dict__.get("_batch_local")
-        return getattr(tls, "batch", None) if tls is not None else None
+        return getattr(self._thread_state(), "batch", None)
 
     def _end_batch(self, batch: Batch) -> None:
         if batch.watched is not None:
             self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
+        self._insert_pending(batch)
         self._set_audit_head(*batch.head)
 
-    def _process_one(self, engine: Engine, post: Post, at: datetime | None, trips: list[BrakeTrip]) -> Verdict:
+    def _process_one(self, engine: Engine, post: Post, at: datetime | None, batch: Batch,
+                     trips: list[BrakeTrip]) -> Processed:
         when = at or now()  # inside the lock: every strike committed before this moment counts
-        history = self._active_strikes(post.user_id) if post.user_id else []
+        history = list(batch.strikes.get(post.user_id, ())) if post.user_id else []
         verdict = engine.check(post, checked_at=when, history=history)
         if engine.policy.brake is not None:
-            verdict = self._apply_brake(engine, verdict, trips)
-        self._record(engine, post, verdict, actor="engine")
-        return verdict
+            verdict = self._apply_brake(engine, verdict, batch, trips)
+        return Processed(verdict, True, self._record(engine, post, verdict, batch, actor="engine"))
 
     def _tell(self, trips: list[BrakeTrip]) -> None:
         for trip in trips:  # after the commit: the trip is durable before anyone is told
@@ -472,16 +529,22 @@ class BaseLedger(ABC):
         by the seal of every state row it changed; all or nothing (raises LedgerError)."""
         with self._begin():
             local = self._thread_state()
-            local.touched, local.last_at = {}, None
+            local.touched, local.inserted, local.next_ids, local.last_at = {}, {}, {}, None
             try:
                 yield
-                if local.touched:
-                    self._seal(local.touched, local.last_at or iso(now()))
+                if local.touched or local.inserted:
+                    self._seal(local.touched, local.inserted, local.last_at or iso(now()))
+                if local.next_ids:
+                    self._ids_given(local.next_ids)
             finally:
-                local.touched = None
+                local.touched = local.inserted = None
 
     def _thread_state(self) -> threading.local:
-        return self.__dict__.setdefault("_batch_local", threading.local())
+        """This thread's open transaction: what it touched, its batch (made once per ledger)."""
+        try:
+            return self.__dict__["_thread_local"]
+        except KeyError:
+            return self.__dict__.setdefault("_thread_local", threading.local())
 
     def _touch(self, table: str, column: str, value: Any) -> None:
         """A primitive changed the rows of ``table`` whose ``column`` is ``value``."""
@@ -489,8 +552,17 @@ class BaseLedger(ABC):
         if touched is not None:
             touched.setdefault((table, column), set()).add(value)
 
-    def _seal(self, touched: dict[tuple[str, str], set], stamp: str) -> None:
-        hashes: dict[str, dict[str, str]] = {}
+    def _inserted(self, table: str, row: dict) -> None:
+        """A primitive inserted this whole row into a state table (its hash needs no reading back)."""
+        inserted = getattr(self._thread_state(), "inserted", None)
+        if inserted is not None:
+            inserted.setdefault(table, {})[str(row[STATE_TABLES[table]])] = row
+
+    def _seal(self, touched: dict[tuple[str, str], set], inserted: dict[str, dict[str, dict]], stamp: str) -> None:
+        """The seal: each changed row's hash, of the row inserted or, for a row changed otherwise,
+        as read back (which wins: a row inserted, then changed)."""
+        hashes: dict[str, dict[str, str]] = {table: {key: row_hash(row) for key, row in rows.items()}
+                                             for table, rows in inserted.items()}
         for (table, column), values in sorted(touched.items()):
             for row in self._rows_where(table, column, sorted(values, key=str)):
                 hashes.setdefault(table, {})[str(row[STATE_TABLES[table]])] = row_hash(row)
@@ -505,50 +577,41 @@ class BaseLedger(ABC):
             self._audit("ledger", "state.baseline", "upgrade", hashes, iso(now()))
 
     # ---- the emergency brake ------------------------------------------------------------------
-    def _apply_brake(self, engine: Engine, verdict: Verdict, trips: list[BrakeTrip]) -> Verdict:
+    def _apply_brake(self, engine: Engine, verdict: Verdict, batch: Batch, trips: list[BrakeTrip]) -> Verdict:
         """Count this check for every watched rule, trip the ones past the thresholds,
         and hold the sanction of a tripped rule for review."""
         brake = engine.policy.brake
         assert brake is not None
         stamp = verdict.checked_at
-        batch = self._batch()
+        since = iso(parse_time(stamp) - timedelta(days=brake.watch_days))
         if self._registered != engine.version:
-            if batch is not None and batch.watched is not None:  # new rule versions: write, then read afresh
+            if batch.watched is not None:  # new rule versions: write the counts, then read afresh
                 self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
-                batch.watched, batch.changed = None, set()
+                batch.watched, batch.changed, batch.counting_valid = None, set(), ("", "", "")
             self._register_rules([(rule.id, rule.fingerprint) for rule in engine.policy.rules], stamp)
             self._registered = engine.version
-        current = {r.id: r.fingerprint for r in engine.policy.rules}
-        since = iso(parse_time(stamp) - timedelta(days=brake.watch_days))
-        if batch is None:
-            watched = [r for r in self._watched_rules(since) if current.get(r.rule) == r.fingerprint]
-        else:
-            if batch.watched is None:
-                batch.watched = {(r.rule, r.fingerprint): r for r in self._watched_rules("")}
-            watched = [r for r in batch.watched.values()
-                       if r.first_seen > since and current.get(r.rule) == r.fingerprint]
-        tripped = set()
-        counted = count_check(brake, watched, {v.rule for v in verdict.violations})
-        if batch is None:
-            self._set_rule_counts([row for row, _ in counted])  # one statement for them all
-        else:
-            for row, _ in counted:
-                batch.watched[row.rule, row.fingerprint] = row
-                batch.changed.add((row.rule, row.fingerprint))
-        for row, trips_now in counted:
-            if trips_now:
-                brake_id = self._add_brake(row, stamp)
-                trip = BrakeTrip(brake_id, row.rule, row.fingerprint, stamp, row.checked, row.matched)
-                self._audit("engine", "brake.tripped", row.rule,
-                            {"fingerprint": row.fingerprint, "checked": row.checked, "matched": row.matched,
-                             "share": round(trip.share, 2), "threshold": brake.share, "minimum": brake.minimum},
-                            stamp)
-                trips.append(trip)
-            if row.status == "tripped":
-                tripped.add(row.rule)
-        if verdict.sanction is None:
+        if batch.watched is None:  # a stamp earlier than the batch's first counts against the rows read here
+            batch.watched = {(r.rule, r.fingerprint): r for r in self._watched_rules(since)}
+        version, low, high = batch.counting_valid
+        if version != engine.version or not low <= since < high:
+            current = {r.id: r.fingerprint for r in engine.policy.rules}
+            batch.counting, low, high = counting_rows(batch.watched, current, since)
+            batch.counting_valid = (engine.version, low, high)
+            batch.changed.update((row.rule, row.fingerprint) for row in batch.counting.values())
+        for row in count_check(brake, batch.counting, {v.rule for v in verdict.violations}):
+            brake_id = self._add_brake(row, stamp)
+            trip = BrakeTrip(brake_id, row.rule, row.fingerprint, stamp, row.checked, row.matched)
+            self._audit("engine", "brake.tripped", row.rule,
+                        {"fingerprint": row.fingerprint, "checked": row.checked, "matched": row.matched,
+                         "share": round(trip.share, 2), "threshold": brake.share, "minimum": brake.minimum},
+                        stamp)
+            trips.append(trip)
+        sanction = verdict.sanction
+        if sanction is None:
             return verdict
-        return verdict._replace(sanction=brake_hold(verdict.sanction, tripped))
+        row = batch.counting.get(sanction.rule)
+        tripped = {sanction.rule} if row is not None and row.status == "tripped" else set()
+        return verdict._replace(sanction=brake_hold(sanction, tripped))
 
     def reset_brake(self, rule: str, reviewer: str, reason: str, at: datetime | None = None) -> int:
         """A reviewer accepts the rule as it now stands: its brake is reset and it is no longer watched.
@@ -595,28 +658,37 @@ class BaseLedger(ABC):
         return targets
 
     # ---- recording a check --------------------------------------------------------------------------
-    def _record(self, engine: Engine, post: Post, verdict: Verdict, actor: str) -> None:
+    def _record(self, engine: Engine, post: Post, verdict: Verdict, batch: Batch, actor: str) -> str:
+        """Record the check; gives the verdict's JSON as stored."""
         stamp = verdict.checked_at
         policy = engine.policy
-        if not self._policy_version_known(policy.version):
-            self._add_policy_version(policy.version, policy.name, canonical(policy.sources), stamp)
-            self._audit(actor, "policy.first_seen", policy.version, {"name": policy.name}, stamp)
+        if policy.version not in batch.versions:
+            if not self._policy_version_known(policy.version):
+                self._add_policy_version(policy.version, policy.name, canonical(policy.sources), stamp)
+                self._audit(actor, "policy.first_seen", policy.version, {"name": policy.name}, stamp)
+            batch.versions.add(policy.version)
         self._add_post(post.id, post.user_id, canonical(post.to_dict()), stamp)
-        self._add_verdict(verdict, policy.version, canonical(verdict.rules))
+        text = verdict.to_json()
+        self._add_verdict(verdict, policy.version, canonical(verdict.rules), text)
         self._audit(actor, "verdict.recorded", verdict.verdict_id,
                     {"post": post.id, "user": post.user_id, "decision": verdict.decision, "rules": verdict.rules,
                      "policy": policy.version}, stamp)
         sanction = verdict.sanction
         if sanction is None or sanction.status == SHADOW or not post.user_id:
-            return
-        if self._strike_id(post.id) is not None:
-            return  # one strike per post, however often it is processed
+            return text
+        if post.id in batch.struck:
+            return text  # one strike per post, however often it is processed
+        batch.struck.add(post.id)
         strike_status = ACTIVE if sanction.status == ACTIVE else PENDING
         self._add_strike(post.user_id, post.id, verdict.verdict_id, sanction.rule, sanction.severity, stamp,
                          strike_status)
+        if strike_status == ACTIVE:
+            batch.strikes.setdefault(post.user_id, []).append(
+                Strike(post.id, verdict.verdict_id, sanction.rule, sanction.severity, parse_time(stamp)))
         self._audit(actor, "strike.added", post.id, {"user": post.user_id, "rule": sanction.rule,
                                                      "status": strike_status}, stamp)
         self._insert_sanction(post.user_id, verdict.verdict_id, post.id, sanction, stamp, None, actor)
+        return text
 
     def _insert_sanction(self, user: str, verdict_id: str, post_id: str, sanction: Sanction, starts: str,
                          replaces: int | None, actor: str, audit_at: str | None = None) -> int:
@@ -642,6 +714,12 @@ class BaseLedger(ABC):
                 rows = [r for r in rows if r[0] < own]
         return [Strike(post_id, verdict_id, rule, severity, parse_time(at))
                 for _, post_id, verdict_id, rule, severity, at in rows]
+
+    def _active_strikes_of(self, users: list[str]) -> dict[str, list[Strike]]:
+        """Each user's counting strikes, in recording order (one query for them all)."""
+        return {user: [Strike(post_id, verdict_id, rule, severity, parse_time(at))
+                       for _, post_id, verdict_id, rule, severity, at in rows]
+                for user, rows in self._strike_rows_of(users, ACTIVE).items()}
 
     # ---- standing and reviewers ------------------------------------------------------------------
     def standing(self, user: str, at: datetime | None = None) -> dict:
@@ -1013,6 +1091,13 @@ class BaseLedger(ABC):
                       digest: str) -> None:
         """Write the row (the head moves with ``_set_audit_head``)."""
     @abstractmethod
+    def _ids_given(self, next_ids: dict[tuple[str, str], int]) -> None:
+        """The transaction gave new rows ids itself (``_new_id``), each (table, id column) up to
+        one below its value here: a database that counts ids its own way is brought up to them."""
+    @abstractmethod
+    def _insert_pending(self, batch: Batch) -> None:
+        """Insert the rows a batch kept back (see :class:`Batch`)."""
+    @abstractmethod
     def _set_audit_head(self, seq: int, digest: str) -> None:
         """Move the chain's head to row ``seq`` with hash ``digest``."""
     @abstractmethod
@@ -1045,7 +1130,8 @@ class BaseLedger(ABC):
     def _add_post(self, post_id: str, user: str | None, post: str, stamp: str) -> None:
         """Keep the post as first seen (a post processed again keeps its first row)."""
     @abstractmethod
-    def _add_verdict(self, verdict: Verdict, version: str, rules: str) -> None: ...
+    def _add_verdict(self, verdict: Verdict, version: str, rules: str, text: str) -> None:
+        """``text``: the verdict's JSON."""
     @abstractmethod
     def _post_exists(self, post_id: str) -> bool: ...
     @abstractmethod
@@ -1064,6 +1150,12 @@ class BaseLedger(ABC):
     @abstractmethod
     def _strike_rows(self, user: str, status: str) -> list[tuple[int, str, str, str, int, str]]:
         """(strike id, post, verdict, rule, severity, at) of the user's strikes in that status, in recording order."""
+    @abstractmethod
+    def _strike_rows_of(self, users: list[str], status: str) -> dict[str, list[tuple[int, str, str, str, int, str]]]:
+        """``_strike_rows`` of many users at once."""
+    @abstractmethod
+    def _struck_posts(self, post_ids: list[str]) -> set[str]:
+        """Those of the posts that have a strike."""
     @abstractmethod
     def _strikes_after(self, user: str, strike_id: int) -> dict[str, int]:
         """Post -> strike id of the user's strikes recorded after ``strike_id``."""

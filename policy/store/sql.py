@@ -13,14 +13,24 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from policy.model.post import Post
 from policy.model.sanction import Sanction
 from policy.model.verdict import Verdict
-from policy.store.ledger import GENESIS, AppealRow, BaseLedger, LedgerError, SanctionRow, UnknownRecord, WatchedRule
+from policy.store.ledger import (
+    GENESIS,
+    STATE_TABLES,
+    AppealRow,
+    BaseLedger,
+    Batch,
+    LedgerError,
+    SanctionRow,
+    UnknownRecord,
+    WatchedRule,
+)
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -163,9 +173,7 @@ class SqlLedger(BaseLedger):
         if column is None:
             return [dict(r) for r in self._q(f"SELECT * FROM {table}")]
         rows: list[dict] = []
-        values = list(values)
-        for start in range(0, len(values), 500):
-            chunk = values[start:start + 500]
+        for chunk in _chunks(list(values)):
             rows += [dict(r) for r in self._q(f"SELECT * FROM {table} WHERE {column} IN "
                                               f"({', '.join('?' * len(chunk))})", chunk)]
         return rows
@@ -176,8 +184,35 @@ class SqlLedger(BaseLedger):
 
     def _append_audit(self, seq: int, at: str, actor: str, action: str, subject: str, payload: str, prev: str,
                       digest: str) -> None:
-        self._q("INSERT INTO audit (seq, at, actor, action, subject, payload, prev, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, at, actor, action, subject, payload, prev, digest))
+        self._insert("audit", ("seq", "at", "actor", "action", "subject", "payload", "prev", "hash"),
+                     (seq, at, actor, action, subject, payload, prev, digest))
+
+    def _insert(self, table: str, columns: tuple[str, ...], row: tuple, keep_existing: bool = False) -> None:
+        """Insert a row nothing reads back before the transaction ends (``keep_existing``: unless
+        its key is there already): kept for the batch's end when there is a batch (see
+        :class:`~policy.store.ledger.Batch`), inserted now when not."""
+        batch = self._batch()
+        if batch is None:
+            self._q(_insert_sql(table, columns, keep_existing), row)
+        else:
+            batch.pending.setdefault((table, columns, keep_existing), []).append(row)
+        if table in STATE_TABLES:  # every column given: the seal hashes the row as given
+            self._inserted(table, dict(zip(columns, row, strict=True)))
+
+    def _insert_pending(self, batch: Batch) -> None:
+        for (table, columns, keep_existing), rows in batch.pending.items():
+            self._q_many(_insert_sql(table, columns, keep_existing), rows)
+
+    def _new_id(self, table: str, key: str) -> int:
+        """A new row's id, given by the ledger, not the database: one past the table's highest, then
+        counted on in the transaction.  Safe because every write holds the ledger's write lock, and
+        the row's id is known before it is inserted (its audit row names it; a batch inserts late)."""
+        local = self._thread_state()
+        given = local.next_ids.get((table, key))
+        if given is None:
+            given = self._q(f"SELECT COALESCE(MAX({key}), 0) AS top FROM {table}").fetchone()["top"] + 1
+        local.next_ids[table, key] = given + 1
+        return given
 
     def _set_audit_head(self, seq: int, digest: str) -> None:
         self._q("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
@@ -244,18 +279,18 @@ class SqlLedger(BaseLedger):
         self._q("INSERT INTO policy_versions VALUES (?, ?, ?, ?)", (version, name, sources, stamp))
 
     def _add_post(self, post_id: str, user: str | None, post: str, stamp: str) -> None:
-        self._q("INSERT INTO posts VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (post_id, user, post, stamp))
+        self._insert("posts", ("post_id", "user_id", "post", "first_seen"), (post_id, user, post, stamp),
+                     keep_existing=True)
 
-    def _add_verdict(self, verdict: Verdict, version: str, rules: str) -> None:
-        self._q("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (verdict.verdict_id, verdict.post_id, verdict.user_id, version, verdict.decision,
-                verdict.checked_at, rules, verdict.to_json()))
-        self._touch("verdicts", "verdict_id", verdict.verdict_id)
+    def _add_verdict(self, verdict: Verdict, version: str, rules: str, text: str) -> None:
+        self._insert("verdicts", ("verdict_id", "post_id", "user_id", "policy_version", "decision", "checked_at",
+                                  "rules", "json"),
+                     (verdict.verdict_id, verdict.post_id, verdict.user_id, version, verdict.decision,
+                      verdict.checked_at, rules, text))
 
     def _recorded_verdicts(self, post_ids: list[str], version: str) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(post_ids), 500):  # within every SQLite's limit on parameters
-            chunk = post_ids[start:start + 500]
+        for chunk in _chunks(post_ids):
             rows = self._q(f"SELECT post_id, json FROM verdicts WHERE policy_version = ? AND post_id IN "
                            f"({', '.join('?' * len(chunk))}) ORDER BY checked_at", (version, *chunk))
             found.update((r["post_id"], r["json"]) for r in rows)  # the latest last
@@ -319,15 +354,31 @@ class SqlLedger(BaseLedger):
                        (user, status)).fetchall()
         return [(r["strike_id"], r["post_id"], r["verdict_id"], r["rule"], r["severity"], r["at"]) for r in rows]
 
+    def _strike_rows_of(self, users: list[str], status: str) -> dict[str, list[tuple[int, str, str, str, int, str]]]:
+        found: dict[str, list[tuple[int, str, str, str, int, str]]] = {}
+        for chunk in _chunks(users):
+            rows = self._q(f"SELECT * FROM strikes WHERE status = ? AND user_id IN ({', '.join('?' * len(chunk))}) "
+                           "ORDER BY strike_id", (status, *chunk))
+            for r in rows:
+                found.setdefault(r["user_id"], []).append(
+                    (r["strike_id"], r["post_id"], r["verdict_id"], r["rule"], r["severity"], r["at"]))
+        return found
+
+    def _struck_posts(self, post_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(post_ids):
+            found.update(r["post_id"] for r in self._q(
+                f"SELECT post_id FROM strikes WHERE post_id IN ({', '.join('?' * len(chunk))})", chunk))
+        return found
+
     def _strikes_after(self, user: str, strike_id: int) -> dict[str, int]:
         return {r["post_id"]: r["strike_id"] for r in self._q(
             "SELECT post_id, strike_id FROM strikes WHERE user_id = ? AND strike_id > ?", (user, strike_id))}
 
     def _add_strike(self, user: str, post_id: str, verdict_id: str, rule: str, severity: int, at: str,
                     status: str) -> None:
-        self._q("INSERT INTO strikes (user_id, post_id, verdict_id, rule, severity, at, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (user, post_id, verdict_id, rule, severity, at, status))
-        self._touch("strikes", "post_id", post_id)
+        self._insert("strikes", ("strike_id", "user_id", "post_id", "verdict_id", "rule", "severity", "at", "status"),
+                     (self._new_id("strikes", "strike_id"), user, post_id, verdict_id, rule, severity, at, status))
 
     def _set_strike_status(self, post_id: str, status: str, from_statuses: tuple[str, ...]) -> bool:
         marks = ", ".join("?" * len(from_statuses))
@@ -337,13 +388,13 @@ class SqlLedger(BaseLedger):
 
     def _add_sanction(self, user: str, verdict_id: str, post_id: str, sanction: Sanction, starts: str,
                       ends: str | None, detail: str, replaces: int | None) -> int:
-        sanction_id = self._insert_id(
-            "INSERT INTO sanctions (user_id, verdict_id, post_id, rule, step, action, days, permanent, starts_at, "
-            "ends_at, status, reviewers_needed, detail, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (user, verdict_id, post_id, sanction.rule, sanction.step, sanction.action, sanction.days,
-             int(sanction.permanent), starts, ends, sanction.status, sanction.reviewers_needed, detail, replaces),
-            "sanction_id")
-        self._touch("sanctions", "sanction_id", sanction_id)
+        sanction_id = self._new_id("sanctions", "sanction_id")
+        self._insert("sanctions", ("sanction_id", "user_id", "verdict_id", "post_id", "rule", "step", "action", "days",
+                                   "permanent", "starts_at", "ends_at", "status", "reviewers_needed", "detail",
+                                   "replaces"),
+                     (sanction_id, user, verdict_id, post_id, sanction.rule, sanction.step, sanction.action,
+                      sanction.days, int(sanction.permanent), starts, ends, sanction.status, sanction.reviewers_needed,
+                      detail, replaces))
         return sanction_id
 
     def _set_sanction_status(self, sanction_id: int, status: str) -> None:
@@ -518,3 +569,14 @@ def _where(*tests: tuple[str, object]) -> tuple[str, list]:
     """A WHERE clause of the tests whose value is given (None: no filter)."""
     given = [(sql, value) for sql, value in tests if value is not None]
     return (" WHERE " + " AND ".join(sql for sql, _ in given) if given else "", [value for _, value in given])
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], keep_existing: bool = False) -> str:
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            + (" ON CONFLICT DO NOTHING" if keep_existing else ""))
+
+
+def _chunks(values: list, size: int = 500) -> Iterator[list]:
+    """``values`` in slices for ``IN (…)`` lists, within every SQLite's limit on parameters."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

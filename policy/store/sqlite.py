@@ -91,5 +91,8 @@ class SqliteLedger(SqlLedger):
     def _insert_id(self, sql: str, args: Sequence[Any], key: str) -> int:
         return int(self.db.execute(sql, args).lastrowid or 0)
 
+    def _ids_given(self, next_ids: dict[tuple[str, str], int]) -> None:
+        pass  # SQLite's default id is one past the highest already
+
     def _has_rule(self, column: str) -> str:
         return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = ?)"
