@@ -476,10 +476,11 @@ class BaseLedger(ABC):
         return getattr(self._thread_state(), "batch", None)
 
     def _end_batch(self, batch: Batch) -> None:
-        if batch.watched is not None:
-            self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
-        self._insert_pending(batch)
-        self._set_audit_head(*batch.head)
+        with self._pipelined():
+            if batch.watched is not None:
+                self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
+            self._insert_pending(batch)
+            self._set_audit_head(*batch.head)
 
     def _process_one(self, engine: Engine, post: Post, at: datetime | None, batch: Batch,
                      trips: list[BrakeTrip]) -> Processed:
@@ -532,10 +533,11 @@ class BaseLedger(ABC):
             local.touched, local.inserted, local.next_ids, local.last_at = {}, {}, {}, None
             try:
                 yield
-                if local.touched or local.inserted:
-                    self._seal(local.touched, local.inserted, local.last_at or iso(now()))
-                if local.next_ids:
-                    self._ids_given(local.next_ids)
+                with self._pipelined():
+                    if local.touched or local.inserted:
+                        self._seal(local.touched, local.inserted, local.last_at or iso(now()))
+                    if local.next_ids:
+                        self._ids_given(local.next_ids)
             finally:
                 local.touched = local.inserted = None
 
@@ -1090,6 +1092,10 @@ class BaseLedger(ABC):
     def _append_audit(self, seq: int, at: str, actor: str, action: str, subject: str, payload: str, prev: str,
                       digest: str) -> None:
         """Write the row (the head moves with ``_set_audit_head``)."""
+    @abstractmethod
+    def _pipelined(self) -> AbstractContextManager[Any]:
+        """Statements that follow one another without waiting for each answer (a database over
+        a network sends them in one round trip; an embedded one needs nothing)."""
     @abstractmethod
     def _ids_given(self, next_ids: dict[tuple[str, str], int]) -> None:
         """The transaction gave new rows ids itself (``_new_id``), each (table, id column) up to

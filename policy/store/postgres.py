@@ -184,13 +184,16 @@ class PostgresLedger(SqlLedger):
         """One statement a table, each column one array (a row's statement each, even pipelined,
         was most of a batch's time), all in one pipeline: one round trip for the whole batch."""
         conn = self._local.conn
-        with conn.pipeline():
+        with conn.pipeline():  # within _end_batch's own: nested, the same pipeline
             for (table, columns, keep_existing), rows in batch.pending.items():
                 types = self._column_types(table)
                 arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)  # binary: no quoting of the text
                 conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
                              + (" ON CONFLICT DO NOTHING" if keep_existing else ""),
                              [list(column) for column in zip(*rows, strict=True)])
+
+    def _pipelined(self) -> Any:
+        return self._local.conn.pipeline()
 
     def _ids_given(self, next_ids: dict[tuple[str, str], int]) -> None:
         """Each sequence moved to the last id the ledger gave, so the column's default stays right."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,9 @@ class SqliteLedger(SqlLedger):
 
     def _insert_id(self, sql: str, args: Sequence[Any], key: str) -> int:
         return int(self.db.execute(sql, args).lastrowid or 0)
+
+    def _pipelined(self) -> AbstractContextManager[Any]:
+        return nullcontext()
 
     def _ids_given(self, next_ids: dict[tuple[str, str], int]) -> None:
         pass  # SQLite's default id is one past the highest already
