@@ -96,7 +96,7 @@ RULES = 'lexicon abuse { terms "傻逼" }\nrule unfriendly.abuse "谩骂" { cate
 
 
 def test_scan_names_every_malformed_line_and_goes_on(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("policy.cli.commands.MAX_LINE_CHARS", 10_000)
+    monkeypatch.setattr("policy.model.lines.MAX_LINE_CHARS", 10_000)
     lines = [
         '{"id": "ok", "body": "你是傻逼"}',
         '{"id": "n", "body": null}',  # a missing body: an empty post

@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from policy.cli import ledger as cli_ledger
+from policy.cluster.shards import DEFAULT_SHARD_LINES, Shard, ShardError
+from policy.cluster.shards import cut as cut_shards
 from policy.compiler.build import Built, build
 from policy.engine.pipeline import DEFAULT_MAX_CHARS, Engine
 from policy.lang.diagnostics import Diagnostic, PolicyError, sort_key
 from policy.lang.format import FormatError, format_source
 from policy.lang.parse import parse
 from policy.lang.sources import SourceError
+from policy.model.lines import LineError, PostLine, post_lines
 from policy.model.post import Post, PostError
-from policy.model.verdict import Verdict
 from policy.store import LedgerError, SqlLedger, describe, is_server_url, open_ledger
 from policy.tools.coverage import coverage
 from policy.tools.examples import run_examples
@@ -35,6 +40,7 @@ from policy.tools.measure import DEFAULT_MAPPING, TAG, Report, Split, parse_mapp
 from policy.tools.measure import render as render_report
 from policy.tools.render import render_verdict
 from policy.tools.replay import replay
+from policy.tools.scan import ScanTally, read_post, verdict_line
 
 OK, FOUND, FAILED = 0, 1, 2
 DEFAULT_SERVE_DB = ".run/ledger.db"
@@ -52,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def policy_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--policy", metavar="LEDGER", help="policy folder or file (default: the bundled convention)")
+        p.add_argument("--policy", metavar="DIR", help="policy folder or file (default: the bundled convention)")
         p.add_argument("--cache", metavar="DIR", help="reuse the compiled policy from this folder")
         p.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS, metavar="N",
                        help=f"posts longer than this go to review unscanned (default {DEFAULT_MAX_CHARS:,})")
@@ -72,20 +78,33 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("human", "json"), default="human")
     policy_option(p)
 
+    def cluster_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cluster", metavar="ADDRESS",
+                       help="run on Dask distributed: 'local' (a cluster of this machine's cores) or a "
+                            "scheduler's address (tcp://host:8786); the files are read by the workers")
+        p.add_argument("--shard-lines", type=int, default=DEFAULT_SHARD_LINES, metavar="N",
+                       help="with --cluster: lines a task (default: %(default)s)")
+        p.add_argument("--cluster-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="with --cluster ADDRESS: how long to try to reach the scheduler (default: %(default)s)")
+
     p = sub.add_parser("replay", help="what a policy change would do: replay posts against old and new")
-    p.add_argument("file", nargs="?", help="posts, one JSON object a line (default: the posts in --db)")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="posts, one JSON object a line, in order (default: the posts in --db)")
     p.add_argument("--old", required=True, metavar="DIR", help="the policy as it is")
     p.add_argument("--new", required=True, metavar="DIR", help="the policy as it would be")
     p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="LEDGER",
                    help="the ledger: its posts when no file is given, and its review outcomes for precision")
     p.add_argument("--samples", type=int, default=3, metavar="N", help="posts shown per changed rule")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: every core)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes, or a local cluster's workers (default: every core)")
     p.add_argument("--cache", metavar="DIR", help="reuse compiled policies from this folder")
     p.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
     p.add_argument("--format", choices=("human", "json"), default="human")
+    cluster_options(p)
 
-    p = sub.add_parser("scan", help="check a JSON-lines file of posts; one verdict a line on stdout")
-    p.add_argument("file", help="posts, one JSON object a line ('-' for standard input)")
+    p = sub.add_parser("scan", help="check JSON-lines files of posts; one verdict a line on stdout")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="posts, one JSON object a line, read in order ('-' for standard input)")
     p.add_argument("--format", choices=("json", "human"), default="json")
     p.add_argument("--summary", action="store_true", help="print a summary to stderr at the end")
     p.add_argument("--db", default=os.environ.get("POLICY_DB"), metavar="LEDGER",
@@ -93,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
                         "already recorded under this policy version are skipped, so a re-run resumes")
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N",
                    help="with --db: posts recorded per transaction (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="with --cluster local: its workers (default: every core)")
+    cluster_options(p)
     policy_option(p)
 
     p = sub.add_parser("lint", help="check policy files and report every problem")
@@ -225,11 +247,16 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     ledger = open_ledger(args.db) if args.db else None
     try:
-        if args.file:
-            if args.file != "-" and not Path(args.file).is_file():
-                raise UsageError(f"{args.file!r} is not a file")
-            total = _count_lines(args.file) if args.file != "-" else 0
-            stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")
+        if args.cluster and not args.files:
+            raise UsageError("--cluster replays files of posts (the workers open them); give them")
+        if args.files:
+            for name in args.files:
+                if name != "-" and not Path(name).is_file():
+                    raise UsageError(f"{name!r} is not a file")
+            if "-" in args.files and (len(args.files) > 1 or args.cluster):
+                raise UsageError("standard input ('-') is replayed alone, and not on a cluster")
+            total = sum(_count_lines(name) for name in args.files if name != "-")
+            stream = sys.stdin if args.files == ["-"] else _lines_of(args.files)
         elif ledger is not None:
             posts = ledger.posts()
             total, stream = len(posts), (json.dumps(p.to_dict(), ensure_ascii=False) for p in posts)
@@ -241,8 +268,15 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
             if show:
                 print(f"\rreplay: {done:,}/{total:,} posts", end="", file=sys.stderr, flush=True)
 
-        report = replay(args.old, args.new, stream, samples=args.samples, workers=args.workers,
-                        cache_dir=args.cache, progress=progress)
+        if args.cluster:
+            from policy.cluster import run
+
+            old, new = Engine.load(args.old, cache_dir=args.cache), Engine.load(args.new, cache_dir=args.cache)
+            with _cluster(args) as client:
+                report = run.replay(client, old.policy, new.policy, {}, _shards(args), args.samples, progress)
+        else:
+            report = replay(args.old, args.new, stream, samples=args.samples, workers=args.workers,
+                            cache_dir=args.cache, progress=progress)
         if show:
             print(file=sys.stderr)
         if ledger is not None:
@@ -293,44 +327,24 @@ def render_replay(report) -> str:
 
 # ---- reading posts ----------------------------------------------------------------------------
 
-MAX_LINE_CHARS = 16_000_000
-"""A line of ``policy scan`` input longer than this is skipped unread (the post limit is far lower)."""
-
-
-def _posts(path_text: str):
-    """Yield (line number, post dict or None, problem or None) for each non-empty line."""
+def _posts(path_text: str) -> Iterator[PostLine]:
+    """Each non-empty line of the file ('-': standard input) as :func:`post_lines` reads it."""
     if path_text == "-":
-        stream, name = sys.stdin, "<stdin>"
+        raw = getattr(sys.stdin, "buffer", None)  # None: a text stream stands in for stdin (a test's)
+        stream = sys.stdin if raw is None else io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+        name = "<stdin>"
     else:
         path = Path(path_text)
         if not path.is_file():
             raise UsageError(f"{path_text!r} is not a file")
         stream, name = path.open(encoding="utf-8", errors="strict", newline=""), path_text
-    with stream:
-        number = 0
-        while True:
-            try:
-                line = stream.readline(MAX_LINE_CHARS + 1)
-                too_long = len(line) > MAX_LINE_CHARS and not line.endswith("\n")
-                rest = line
-                while too_long and rest and not rest.endswith("\n"):
-                    rest = stream.readline(MAX_LINE_CHARS)  # skip the rest of the line without keeping it
-            except UnicodeDecodeError as error:
-                raise UsageError(f"{name}: line {number + 1} is not UTF-8 text (byte {error.start})") from None
-            if not line:
-                return
-            number += 1
-            if too_long:
-                yield name, number, None, f"line longer than {MAX_LINE_CHARS:,} characters"
-                continue
-            if not line.strip():
-                continue
-            try:
-                yield name, number, json.loads(line), None
-            except json.JSONDecodeError as error:
-                yield name, number, None, f"invalid JSON: {error.msg} at column {error.colno}"
-            except RecursionError:
-                yield name, number, None, "invalid JSON: nested too deeply"
+    try:
+        yield from post_lines(stream, name)
+    except LineError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        if path_text != "-":
+            stream.close()
 
 
 # ---- scan ----------------------------------------------------------------------------------
@@ -350,63 +364,88 @@ def _scan(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqlLedg
     posts a transaction and skips the posts the ledger already holds under this policy version."""
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
-    decisions: Counter[str] = Counter()
-    rules: Counter[str] = Counter()
-    bad = already = 0
+    tally = ScanTally()
     pending: list[Post] = []
 
-    def emit(verdict: Verdict, post: Post, text: str | None = None) -> None:
-        decisions[verdict.decision] += 1
-        rules.update(v.rule for v in verdict.violations)
-        if args.format == "json":
-            print(text if text is not None else verdict.to_json(), file=out)
-        else:
-            print(_scan_line(verdict, post), file=out)
-
     def record() -> None:
-        nonlocal already
         assert ledger is not None
         for post, done in zip(pending, ledger.process_batch(engine, pending), strict=True):
-            already += not done.recorded
-            emit(done.verdict, post, done.json)
+            tally.already += not done.recorded
+            tally.count(done.verdict)
+            print(verdict_line(done.verdict, post, args.format, done.json), file=out)
         pending.clear()
 
-    for name, number, data, problem in _posts(args.file):
-        try:
-            if problem:
-                raise PostError(problem)
-            post = Post.from_dict(data)
-        except PostError as error:
-            bad += 1
-            print(f"{name}:{number}: skipped: {error}", file=sys.stderr)
+    if args.cluster:
+        _scan_on_cluster(args, out, engine, ledger, tally)
+    for line in () if args.cluster else (line for name in args.files for line in _posts(name)):
+        post, message = read_post(line)
+        if post is None:
+            tally.bad += 1
+            print(message, file=sys.stderr)
             continue
         if ledger is None:
-            emit(engine.check(post), post)
+            verdict = engine.check(post)
+            tally.count(verdict)
+            print(verdict_line(verdict, post, args.format), file=out)
             continue
         pending.append(post)
         if len(pending) >= args.batch:
             record()
     if pending:
         record()
-    if args.summary or args.format == "human" or already:
+    if args.summary or args.format == "human" or tally.already:
         target = out if args.format == "human" else sys.stderr
-        total = sum(decisions.values())
-        print(f"\n{total} posts: " + ", ".join(f"{decisions[d]} {d}" for d in ("allow", "review", "reject"))
-              + (f"; {already} already recorded under this policy version, skipped" if already else "")
-              + (f"; {bad} bad line(s) skipped" if bad else ""), file=target)
-        for rule, count in rules.most_common():
-            print(f"  {count:4d}  {rule}", file=target)
-    return FOUND if bad else OK
+        print("\n" + "\n".join(tally.summary()), file=target)
+    return FOUND if tally.bad else OK
 
 
-def _scan_line(verdict: Verdict, post: Post) -> str:
-    body = (post.text("title") + " | " if post.text("title") else "") + post.text("body")
-    body = body.replace("\n", " ")
-    if len(body) > 48:
-        body = body[:47] + "…"
-    why = "; ".join(f"{v.rule} {'、'.join(repr(e.text) for e in v.evidence if e.text)}".strip()
-                    for v in verdict.violations)
-    return f"{verdict.decision:<6} {verdict.post_id:<8} {body}" + (f"\n       ↳ {why}" if why else "")
+def _scan_on_cluster(args: argparse.Namespace, out: TextIO, engine: Engine, ledger: SqlLedger | None,
+                     tally: ScanTally) -> None:
+    """``policy scan --cluster``: the same lines and tally, checked by the cluster's workers."""
+    if ledger is not None:
+        raise UsageError("--cluster checks without recording: a ledger has one writer; record with "
+                         "'policy scan --db' (batched, and a re-run resumes)")
+    if "-" in args.files:
+        raise UsageError("--cluster reads files (the workers open them), not standard input")
+    for name in args.files:
+        if not Path(name).is_file():
+            raise UsageError(f"{name!r} is not a file")
+    from policy.cluster import run
+
+    with _cluster(args) as client:
+        for part in run.scan(client, engine.policy, _engine_options(args), _shards(args), args.format):
+            for message in part.messages:
+                print(message, file=sys.stderr)
+            for line in part.lines:
+                print(line, file=out)
+            tally.merge(part.tally)
+
+
+def _engine_options(args: argparse.Namespace) -> dict:
+    return {"max_chars": args.max_chars} if getattr(args, "max_chars", None) is not None else {}
+
+
+def _shards(args: argparse.Namespace) -> Iterator[Shard]:
+    try:
+        yield from cut_shards(args.files, args.shard_lines)
+    except ShardError as error:
+        raise UsageError(str(error)) from None
+
+
+@contextmanager
+def _cluster(args: argparse.Namespace) -> Iterator[Any]:
+    from policy.cluster import run
+
+    if args.shard_lines < 1:
+        raise UsageError("--shard-lines must be at least 1")
+    try:
+        with run.connect(args.cluster, args.workers, timeout=args.cluster_timeout) as client:
+            try:
+                yield client
+            except LineError as error:
+                raise UsageError(str(error)) from None
+    except run.ClusterError as error:
+        raise UsageError(str(error)) from None
 
 
 # ---- lint and test -------------------------------------------------------------------------
@@ -537,6 +576,13 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     if bad:
         print(f"{bad} bad line(s) skipped", file=sys.stderr)
     return FOUND if bad else OK
+
+
+def _lines_of(paths: list[str]) -> Iterator[str]:
+    """The lines of every file in turn, as ``policy replay`` reads them (undecodable bytes replaced)."""
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            yield from f
 
 
 def _count_lines(path: str) -> int:
