@@ -2,7 +2,10 @@
 PostgreSQL backend's own failures (a pool exhausted, connections cut by a server going down)
 are clear errors that leave nothing half-written."""
 
+import os
 import re
+import shutil
+import subprocess
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -198,6 +201,60 @@ def test_connections_cut_under_load_give_clear_errors_and_a_retry_loses_nothing(
     recorded = {v["post_id"] for v in ledger.verdicts()}
     assert set(acknowledged) <= recorded and len(acknowledged) >= 40
     for user in ("u0", "u1", "u2"):  # one strike per post, however many retries
+        strikes = [s["post_id"] for s in ledger.strikes(user)]
+        assert len(strikes) == len(set(strikes))
+
+
+def _restart_command(url: str) -> list[str] | None:
+    """How to restart the server at ``url``: Debian's ``pg_ctlcluster``, for a server on this
+    machine that this user may restart (root); None otherwise."""
+    if not shutil.which("pg_ctlcluster") or os.geteuid() != 0 or "127.0.0.1" not in url and "localhost" not in url:
+        return None
+    clusters = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout.split()
+    return ["pg_ctlcluster", clusters[0], clusters[1], "restart"] if len(clusters) >= 2 else None
+
+
+@pytest.mark.slow
+def test_the_server_restarted_under_load_gives_clear_errors_and_a_retry_loses_nothing(engine, pg_database):
+    """A real restart (``make test-slow``; it takes the server down for a few seconds)."""
+    command = _restart_command(pg_database)
+    if command is None:
+        pytest.skip("restarting the server needs root, pg_ctlcluster and a server on this machine")
+    ledger = open_ledger(pg_database, pool_size=2, pool_timeout=2)
+    acknowledged: list[str] = []
+    refused: list[str] = []
+    stop = threading.Event()
+
+    def pipeline():
+        i = 0
+        while not stop.is_set():
+            try:
+                verdict = ledger.process(engine, post(i, user=f"u{i % 3}"))
+            except LedgerUnavailable as error:
+                refused.append(str(error))
+                time.sleep(0.05)
+                continue  # the same post again, as a client told to retry does
+            acknowledged.append(verdict.post_id)
+            i += 1
+
+    worker = threading.Thread(target=pipeline)
+    worker.start()
+    try:
+        time.sleep(0.5)
+        before = len(acknowledged)
+        subprocess.run(command, check=True, timeout=120)
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < before + 40 and time.monotonic() < deadline:
+            time.sleep(0.1)  # until the pipeline has recorded again after the restart
+    finally:
+        stop.set()
+        worker.join(60)
+    assert not worker.is_alive() and refused, "the restart should have refused some writes"
+    assert all(message.endswith("retry") for message in refused), refused
+    assert len(acknowledged) >= before + 40
+    assert ledger.verify_audit().ok
+    assert set(acknowledged) <= {v["post_id"] for v in ledger.verdicts()}
+    for user in ("u0", "u1", "u2"):  # one strike per post, even for a write whose commit's answer was lost
         strikes = [s["post_id"] for s in ledger.strikes(user)]
         assert len(strikes) == len(set(strikes))
 

@@ -282,6 +282,8 @@ class Batch:
     counting: dict[str, WatchedRule] = field(default_factory=dict)
     """The watched rows a check counts for, by rule: the current version of each rule, first seen
     within the watch window; valid while the window's start is in ``counting_valid``."""
+    window: tuple[str, str] = ("", "")
+    """(a check's time, the start of the brake's watch window then)."""
     counting_valid: tuple[str, str, str] = ("", "", "")
     """(policy version, lowest, highest-but-excluded start of the window) ``counting`` holds for."""
     pending: dict[tuple[str, tuple[str, ...], bool], list[tuple]] = field(default_factory=dict)
@@ -484,9 +486,10 @@ class BaseLedger(ABC):
 
     def _process_one(self, engine: Engine, post: Post, at: datetime | None, batch: Batch,
                      trips: list[BrakeTrip]) -> Processed:
-        when = at or now()  # inside the lock: every strike committed before this moment counts
         history = list(batch.strikes.get(post.user_id, ())) if post.user_id else []
-        verdict = engine.check(post, checked_at=when, history=history)
+        # checked now (the engine's clock when ``at`` is None), inside the lock: every strike
+        # committed before this moment counts
+        verdict = engine.check(post, checked_at=at, history=history)
         if engine.policy.brake is not None:
             verdict = self._apply_brake(engine, verdict, batch, trips)
         return Processed(verdict, True, self._record(engine, post, verdict, batch, actor="engine"))
@@ -585,7 +588,9 @@ class BaseLedger(ABC):
         brake = engine.policy.brake
         assert brake is not None
         stamp = verdict.checked_at
-        since = iso(parse_time(stamp) - timedelta(days=brake.watch_days))
+        if batch.window[0] != stamp:  # posts of one millisecond share a stamp: worked out once
+            batch.window = (stamp, iso(parse_time(stamp) - timedelta(days=brake.watch_days)))
+        since = batch.window[1]
         if self._registered != engine.version:
             if batch.watched is not None:  # new rule versions: write the counts, then read afresh
                 self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
