@@ -153,6 +153,36 @@ def _cut_connections(url: str) -> int:
     return len(rows)
 
 
+class RetryingClient:
+    """A pipeline worker on its own thread: records posts one after another (authors u0–u2) and,
+    told to retry, sends the same post again after ``pause``; it records ``at_least`` posts before
+    :meth:`stop` ends it."""
+
+    def __init__(self, ledger, engine, at_least: int = 0, pause: float = 0.0):
+        self.acknowledged: list[str] = []
+        self.refused: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ledger, engine, at_least, pause))
+        self._thread.start()
+
+    def _run(self, ledger, engine, at_least: int, pause: float) -> None:
+        i = 0
+        while not self._stop.is_set() or i < at_least:
+            try:
+                verdict = ledger.process(engine, post(i, user=f"u{i % 3}"))
+            except LedgerUnavailable as error:
+                self.refused.append(str(error))
+                time.sleep(pause)
+                continue  # the same post again: what a client told to retry does
+            self.acknowledged.append(verdict.post_id)
+            i += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+        assert not self._thread.is_alive()
+
+
 def test_a_connection_cut_mid_transaction_is_a_clear_error_and_writes_nothing(engine, pg_database):
     ledger = open_ledger(pg_database, pool_size=1)
     ledger.process(engine, post(0))
@@ -168,32 +198,15 @@ def test_a_connection_cut_mid_transaction_is_a_clear_error_and_writes_nothing(en
 
 def test_connections_cut_under_load_give_clear_errors_and_a_retry_loses_nothing(engine, pg_database):
     ledger = open_ledger(pg_database, pool_size=2, pool_timeout=2)
-    acknowledged: list[str] = []
-    refused: list[str] = []
-    stop = threading.Event()
-
-    def pipeline():
-        i = 0
-        while not stop.is_set() or i < 40:
-            try:
-                verdict = ledger.process(engine, post(i, user=f"u{i % 3}"))
-            except LedgerUnavailable as error:
-                refused.append(str(error))
-                continue  # the same post again: what a client told to retry does
-            acknowledged.append(verdict.post_id)
-            i += 1
-
-    worker = threading.Thread(target=pipeline)
-    worker.start()
+    client = RetryingClient(ledger, engine, at_least=40)
     try:
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:  # a server going down and up, over and over
             _cut_connections(pg_database)
             time.sleep(0.01)
     finally:
-        stop.set()
-        worker.join(60)
-    assert not worker.is_alive()
+        client.stop()
+    acknowledged, refused = client.acknowledged, client.refused
     # a cut mid-transaction, or (while the pool reconnects) no connection within the bounded wait
     assert all(message.endswith("retry") and ("half-written" in message or "pool is busy" in message)
                for message in refused), refused
@@ -221,24 +234,8 @@ def test_the_server_restarted_under_load_gives_clear_errors_and_a_retry_loses_no
     if command is None:
         pytest.skip("restarting the server needs root, pg_ctlcluster and a server on this machine")
     ledger = open_ledger(pg_database, pool_size=2, pool_timeout=2)
-    acknowledged: list[str] = []
-    refused: list[str] = []
-    stop = threading.Event()
-
-    def pipeline():
-        i = 0
-        while not stop.is_set():
-            try:
-                verdict = ledger.process(engine, post(i, user=f"u{i % 3}"))
-            except LedgerUnavailable as error:
-                refused.append(str(error))
-                time.sleep(0.05)
-                continue  # the same post again, as a client told to retry does
-            acknowledged.append(verdict.post_id)
-            i += 1
-
-    worker = threading.Thread(target=pipeline)
-    worker.start()
+    client = RetryingClient(ledger, engine, pause=0.05)
+    acknowledged, refused = client.acknowledged, client.refused
     try:
         time.sleep(0.5)
         before = len(acknowledged)
@@ -247,9 +244,8 @@ def test_the_server_restarted_under_load_gives_clear_errors_and_a_retry_loses_no
         while len(acknowledged) < before + 40 and time.monotonic() < deadline:
             time.sleep(0.1)  # until the pipeline has recorded again after the restart
     finally:
-        stop.set()
-        worker.join(60)
-    assert not worker.is_alive() and refused, "the restart should have refused some writes"
+        client.stop()
+    assert refused, "the restart should have refused some writes"
     assert all(message.endswith("retry") for message in refused), refused
     assert len(acknowledged) >= before + 40
     assert ledger.verify_audit().ok
