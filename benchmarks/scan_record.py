@@ -9,7 +9,9 @@ transaction; 1 is a transaction a post, as every scan recorded before batching).
 median of ``--runs`` runs; a second run over the same ledger, which skips every post, is timed too.
 Posts are real comments (COLD's dev split from ``../shared/data/``, authors rotating over 500 ids),
 never copied into the project; past the sample's 6,431 the same comments come again under new ids.
-Recording's share is 1 - bare time / recording time.
+Recording's share is 1 - bare time / recording time, the bare time being the median of the bare
+scans run just before each of that row's recording runs: a machine whose speed drifts during the
+benchmark (a shared host) weighs on both sides of a ratio alike.  The bare row is the median of all.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     corpus = load_corpus(args.data, "cold", args.posts)
     print(f"posts: {corpus.source}", file=sys.stderr)
-    rows: list[tuple[str, int | None, float, float | None]] = []
+    rows: list[tuple[str, int | None, float, float | None, float]] = []
     with tempfile.TemporaryDirectory(prefix="scan-record-") as name:
         tmp = Path(name)
         posts = tmp / "posts.jsonl"
@@ -63,26 +65,30 @@ def main(argv: list[str] | None = None) -> int:
                          encoding="utf-8")
         common = ["--cache", str(tmp / "cache"), str(posts)]
         timed_scan(common)  # compile the cache
-        bare = statistics.median(timed_scan(common) for _ in range(args.runs))
-        rows.append(("none (check only)", None, bare, None))
+        beside = [timed_scan(common) for _ in range(args.runs)]
         for backend in args.backends:
             for batch in args.batch:
-                first, skip = [], []
+                first, skip, bare_here = [], [], []
                 for run in range(args.runs):
+                    bare_here.append(timed_scan(common))  # the bare scan again, beside each recording run
                     target, drop = fresh_target(backend, tmp, args.pg, f"{backend}-{batch}-{run}")
                     try:
                         first.append(timed_scan(["--db", target, "--batch", str(batch), *common]))
                         skip.append(timed_scan(["--db", target, "--batch", str(batch), *common]))
                     finally:
                         drop()
-                rows.append((backend, batch, statistics.median(first), statistics.median(skip)))
+                beside += bare_here
+                rows.append((backend, batch, statistics.median(first), statistics.median(skip),
+                             statistics.median(bare_here)))
                 print(f"  {backend} batch {batch}: {statistics.median(first):.2f} s", file=sys.stderr)
     n = args.posts
+    bare = statistics.median(beside)
+    rows.insert(0, ("none (check only)", None, bare, None, bare))
     print(f"\n{n:,} posts, median of {args.runs} runs, {os.cpu_count()} cores\n")
     print("| ledger | posts a transaction | posts/s | time s | recording's share | re-run (all skipped) posts/s |")
     print("|---|---|---|---|---|---|")
-    for ledger, batch, seconds, again in rows:
-        share = "–" if batch is None else f"{1 - bare / seconds:.0%}"
+    for ledger, batch, seconds, again, bare_beside in rows:
+        share = "–" if batch is None else f"{1 - bare_beside / seconds:.0%}"
         print(f"| {ledger} | {batch or '–'} | {n / seconds:,.0f} | {seconds:.2f} | {share} | "
               f"{'–' if again is None else f'{n / again:,.0f}'} |")
     return 0

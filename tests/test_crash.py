@@ -35,7 +35,7 @@ from policy import Engine, Post
 from policy.cli import main
 from policy.store import LedgerError, SqliteLedger, open_ledger
 
-from .conftest import write_policy
+from .conftest import pg_raw, write_policy
 from .test_store import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -389,6 +389,30 @@ def test_a_write_the_system_refuses_at_commit_rolls_back_whole(tmp_path):
 
 # ---- a recording scan killed and restarted ---------------------------------------------------------
 
+def recorded_count(target: str) -> int:
+    """The verdicts recorded so far, read behind the ledger's back: opening a ledger makes its
+    tables, and the scan may be making them at that moment (none yet: 0)."""
+    from policy.store import is_server_url
+
+    if is_server_url(target):
+        import psycopg
+
+        with pg_raw(target) as conn:
+            try:
+                return conn.execute("SELECT count(*) FROM verdicts").fetchone()[0]
+            except psycopg.errors.UndefinedTable:
+                return 0
+    if not Path(target).exists():
+        return 0
+    db = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute("SELECT count(*) FROM verdicts").fetchone()[0]
+    except sqlite3.OperationalError:  # no such table yet
+        return 0
+    finally:
+        db.close()
+
+
 def test_a_recording_scan_killed_again_and_again_records_each_post_once(tmp_path, ledger_target):
     """The operator's test: kill the scan with SIGKILL, start it again on the same input, over
     and over.  Each restart skips what is recorded and goes on; in the end every post has one
@@ -406,7 +430,13 @@ def test_a_recording_scan_killed_again_and_again_records_each_post_once(tmp_path
     kills = 0
     for _ in range(8):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        time.sleep(rng.uniform(0.5, 1.1))  # the interpreter and the policy load first; then batches land
+        # the interpreter and the policy load first (seconds on a slow machine): wait for this run's
+        # first batch to land, then kill it a moment later, somewhere inside a later batch
+        deadline = time.monotonic() + 60
+        while recorded_count(ledger_target) <= recorded_before and process.poll() is None:
+            assert time.monotonic() < deadline, "the scan recorded nothing in a minute"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.3))
         if process.poll() is not None:
             break
         os.kill(process.pid, signal.SIGKILL)

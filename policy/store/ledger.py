@@ -259,6 +259,23 @@ class WatchedRule:
     first_seen: str = ""
 
 
+@dataclass(slots=True)
+class Counting:
+    """The watched rows a check counts for, by rule: the current version of each rule, first seen
+    within the watch window.  A check counts for every one of them (over a hundred in a fresh
+    ledger), so the checks are kept as one number owed to them all and added when the rows are read."""
+
+    rows: dict[str, WatchedRule] = field(default_factory=dict)
+    owed: int = 0
+
+    def settle(self) -> None:
+        """Every row's ``checked`` made current."""
+        if self.owed:
+            for row in self.rows.values():
+                row.checked += self.owed
+            self.owed = 0
+
+
 @dataclass
 class Batch:
     """What the posts recorded in one transaction keep in memory until its end.
@@ -279,9 +296,8 @@ class Batch:
     """Policy versions known to be in the ledger."""
     watched: dict[tuple[str, str], WatchedRule] | None = None
     changed: set[tuple[str, str]] = field(default_factory=set)
-    counting: dict[str, WatchedRule] = field(default_factory=dict)
-    """The watched rows a check counts for, by rule: the current version of each rule, first seen
-    within the watch window; valid while the window's start is in ``counting_valid``."""
+    counting: Counting = field(default_factory=Counting)
+    """Valid while the window's start is in ``counting_valid``."""
     window: tuple[str, str] = ("", "")
     """(a check's time, the start of the brake's watch window then)."""
     counting_valid: tuple[str, str, str] = ("", "", "")
@@ -338,25 +354,27 @@ class Ledger(Protocol):
 
 # ---- decisions that need no storage ----------------------------------------------------------------
 
-def count_check(brake: CompiledBrake, counting: dict[str, WatchedRule], fired: set[str]) -> list[WatchedRule]:
+def count_check(brake: CompiledBrake, counting: Counting, fired: set[str]) -> list[WatchedRule]:
     """Count one more check for every watched rule (in place), and give the rules this check trips:
     it matched them, they reached the minimum, and they match more than the share."""
-    for row in counting.values():
-        row.checked += 1
+    counting.owed += 1
     tripped = []
     for rule in sorted(fired):
-        row = counting.get(rule)
+        row = counting.rows.get(rule)
         if row is None:
             continue
         row.matched += 1
-        if row.status == "watched" and row.matched >= brake.minimum and 100.0 * row.matched / row.checked > brake.share:
+        if row.status == "watched" and row.matched >= brake.minimum \
+                and 100.0 * row.matched / (row.checked + counting.owed) > brake.share:
             row.status = "tripped"
             tripped.append(row)
+    if tripped:
+        counting.settle()  # a trip reports its counts
     return tripped
 
 
 def counting_rows(watched: dict[tuple[str, str], WatchedRule], current: dict[str, str],
-                  since: str) -> tuple[dict[str, WatchedRule], str, str]:
+                  since: str) -> tuple[Counting, str, str]:
     """The rows a check made when the watch window starts at ``since`` counts for (the rules'
     current versions, first seen after ``since``), and the range of starts that gives the same rows."""
     counting: dict[str, WatchedRule] = {}
@@ -369,7 +387,7 @@ def counting_rows(watched: dict[tuple[str, str], WatchedRule], current: dict[str
             high = min(high, row.first_seen)
         else:
             low = max(low, row.first_seen)
-    return counting, low, high
+    return Counting(counting), low, high
 
 
 def brake_hold(sanction: Sanction, tripped: set[str]) -> Sanction:
@@ -480,6 +498,7 @@ class BaseLedger(ABC):
     def _end_batch(self, batch: Batch) -> None:
         with self._pipelined():
             if batch.watched is not None:
+                batch.counting.settle()
                 self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
             self._insert_pending(batch)
             self._set_audit_head(*batch.head)
@@ -593,6 +612,7 @@ class BaseLedger(ABC):
         since = batch.window[1]
         if self._registered != engine.version:
             if batch.watched is not None:  # new rule versions: write the counts, then read afresh
+                batch.counting.settle()
                 self._set_rule_counts([batch.watched[key] for key in sorted(batch.changed)])
                 batch.watched, batch.changed, batch.counting_valid = None, set(), ("", "", "")
             self._register_rules([(rule.id, rule.fingerprint) for rule in engine.policy.rules], stamp)
@@ -602,9 +622,10 @@ class BaseLedger(ABC):
         version, low, high = batch.counting_valid
         if version != engine.version or not low <= since < high:
             current = {r.id: r.fingerprint for r in engine.policy.rules}
+            batch.counting.settle()
             batch.counting, low, high = counting_rows(batch.watched, current, since)
             batch.counting_valid = (engine.version, low, high)
-            batch.changed.update((row.rule, row.fingerprint) for row in batch.counting.values())
+            batch.changed.update((row.rule, row.fingerprint) for row in batch.counting.rows.values())
         for row in count_check(brake, batch.counting, {v.rule for v in verdict.violations}):
             brake_id = self._add_brake(row, stamp)
             trip = BrakeTrip(brake_id, row.rule, row.fingerprint, stamp, row.checked, row.matched)
@@ -616,7 +637,7 @@ class BaseLedger(ABC):
         sanction = verdict.sanction
         if sanction is None:
             return verdict
-        row = batch.counting.get(sanction.rule)
+        row = batch.counting.rows.get(sanction.rule)
         tripped = {sanction.rule} if row is not None and row.status == "tripped" else set()
         return verdict._replace(sanction=brake_hold(sanction, tripped))
 
