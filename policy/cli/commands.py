@@ -55,6 +55,7 @@ class UsageError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="policy", description="Content-policy rule engine.")
+    parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def policy_option(p: argparse.ArgumentParser) -> None:
@@ -166,6 +167,19 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_ledger.add_commands(sub, policy_option)
     return parser
+
+
+def _version_line() -> str:
+    """The package's version and the per-post path that runs (compiled core or pure Python)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from policy.runtime.core import PATH
+
+    try:
+        number = version("policy-engine")
+    except PackageNotFoundError:
+        number = "(not installed)"
+    return f"policy {number}, per-post path: {PATH}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import ahocorasick
 
 from policy.compiler import conditions as cond
+from policy.compiler.automaton import build_automaton
 from policy.compiler.compiled import (
     CompiledBrake,
     CompiledFactor,
@@ -112,13 +113,13 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         if Profile() not in profiles:
             profiles.append(Profile())
     bounded = tuple(lex.boundaries for lex in checked.lexicons.values())
-    automaton, key_entries, key_literals = _automaton(terms, normalized_literals, lexicons, bounded)
+    automaton, key_entries, key_literals, flat = _automaton(terms, normalized_literals, lexicons, bounded)
     triggers = build_triggers([r.condition for r in rules], [lit is not None for lit in literals],
                               _rarity(checked, index_of, literals))
     title = checked.convention.title if checked.convention else "policy"
     return CompiledPolicy(
         name=title, version=version, profiles=tuple(profiles), lexicons=tuple(lexicons), rules=tuple(rules),
-        automaton=automaton, key_entries=key_entries, key_literals=key_literals,
+        automaton=automaton, key_entries=key_entries, key_literals=key_literals, flat_automaton=flat,
         regexes=tuple(pattern for pattern, _ in regexes),
         prefilter=prefilter, scanned_fields=tuple(sorted(scanned)), triggers=triggers,
         clauses={cid: c.text for cid, c in checked.clauses.items()},
@@ -288,7 +289,8 @@ def spaced_pairs(text: str, key: str, table: Table) -> tuple[int, ...]:
 def _automaton(terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, ...], bool]]],
                literals: dict[str, int], lexicons: list[CompiledLexicon], bounded: tuple[bool, ...]):
     """The one automaton over normalized text (lexicon terms and normalized-regex literals) as
-    UTF-8 bytes spelled as latin-1, with the term table and literals of each key number."""
+    UTF-8 bytes spelled as latin-1, with the term table and literals of each key number, and the
+    same automaton as a flat buffer."""
     by_bytes = {key.encode("utf-8", "surrogatepass").decode("latin-1"): key for key in terms.keys() | literals.keys()}
     order = sorted(by_bytes)
     keys = [by_bytes[b] for b in order]
@@ -296,12 +298,14 @@ def _automaton(terms: dict[str, list[tuple[int, str, frozenset[str], tuple[int, 
                         tuple(lex.profile for lex in lexicons), tuple(lex.whole_words for lex in lexicons),
                         bounded)
     if not order:
-        return None, table, ()
+        return None, table, (), b""
     automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
     for number, byte_key in enumerate(order):
         automaton.add_word(byte_key, number)
     automaton.make_automaton()
-    return automaton, table, tuple((literals[by_bytes[b]],) if by_bytes[b] in literals else () for b in order)
+    flat = build_automaton([byte_key.encode("latin-1") for byte_key in order])
+    return (automaton, table, tuple((literals[by_bytes[b]],) if by_bytes[b] in literals else () for b in order),
+            flat)
 
 
 def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],

@@ -147,6 +147,14 @@ class CompiledPolicy:
     brake: CompiledBrake | None = None
     segmenter: Segmenter | None = None
     """The frequent words, when some hits must stand as words of their own (:mod:`policy.words`)."""
+    flat_automaton: bytes = b""
+    """``automaton`` as one flat buffer, the same key numbers (:mod:`policy.compiler.automaton`):
+    what the compiled core scans."""
+
+    def __getstate__(self) -> dict:
+        """What pickles: not the caches a process keeps on the policy (``_runtime_`` names, such as
+        the compiled core's scanner, which is made again from the flat buffer where it is needed)."""
+        return {name: value for name, value in self.__dict__.items() if not name.startswith("_runtime_")}
 
     @functools.cached_property
     def rule_by_id(self) -> dict[str, CompiledRule]:

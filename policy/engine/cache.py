@@ -16,11 +16,15 @@ from policy.compiler.compile import COMPILER_VERSION
 from policy.compiler.compiled import CompiledPolicy
 from policy.lang.sources import PolicySources
 
+CACHE_FORMAT = "cache/2"
+"""What a cache file holds, beside the compiler's version (which is also in the policy's version,
+so it changes only when verdicts may): 2 added the flat automaton."""
+
 
 def _cache_key(sources: PolicySources) -> str:
     """The rule files' content and where they are: term files are checked on load
     (their absolute paths and hashes are stored with the compiled policy)."""
-    digest = hashlib.sha256(COMPILER_VERSION.encode())
+    digest = hashlib.sha256(f"{COMPILER_VERSION}\0{CACHE_FORMAT}".encode())
     digest.update(str(sources.root.resolve()).encode("utf-8", "surrogateescape") + b"\0")
     for display, text in sorted(sources.texts.items()):
         digest.update(sources.relative(display).encode() + b"\0" + text.encode("utf-8", "surrogatepass"))

@@ -16,6 +16,7 @@ from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
 from policy.model.hits import Hit
+from policy.runtime.core import scanner_for
 from policy.text.normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
 from policy.text.words import REACH, Segmenter
 
@@ -72,14 +73,14 @@ class RawHits:
 
 def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) -> RawHits:
     """The clean path: normalize and run the automaton, nothing more (C-speed)."""
-    automaton = policy.automaton
+    scanner = scanner_for(policy)
     passes: list = []
-    if automaton is not None and text:
+    if scanner is not None and text:
         for p_index, profile in enumerate(policy.profiles):
             norm = normalized_text(text, table_for(profile), normalized, (field, profile))
             if norm:
                 encoded = norm.encode("utf-8", "surrogatepass")
-                found = list(automaton.iter(encoded.decode("latin-1")))
+                found = scanner.scan(encoded)
                 if found:
                     passes.append((p_index, encoded, found))
     return RawHits(passes)
