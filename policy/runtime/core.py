@@ -11,8 +11,6 @@ import os
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
-from policy.compiler.automaton import FlatAutomaton
-
 if TYPE_CHECKING:
     import ahocorasick
 
@@ -37,12 +35,6 @@ def _compiled_core() -> tuple[ModuleType | None, str]:
 
 CORE, PATH = _compiled_core()
 """The compiled core module (None on the pure-Python path), and the path as words."""
-
-
-def flat_scanner(buffer: bytes) -> Scanner:
-    """A scanner of a flat automaton (:mod:`policy.compiler.automaton`) on the path that runs
-    (the pure-Python reader is the format's reference, far too slow for posts)."""
-    return CORE.Automaton(buffer) if CORE is not None else FlatAutomaton(buffer)
 
 
 class _Pyahocorasick:
