@@ -7,7 +7,9 @@ Both scan the bundled convention's automaton (the same keys and numbers) over th
 bytes spelled as latin-1, as the engine gives them.  Texts: a short clean comment, a short one with
 hits, and a 5,000-character post.  Each figure is the median over ``--rounds`` rounds, the two
 scanners alternating within a round.  Also: building the flat automaton and loading it (its checks
-included).
+included); one field's whole raw scan on each path (``scan_text``: normalize, encode, automaton,
+which the compiled path does in one call); and ``Engine.check`` of the same texts on each path
+(the pure-Python one through :func:`policy.runtime.core.on_pure_python`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from policy import Engine
 from policy.compiler.automaton import build_automaton
 from policy.runtime import core
+from policy.text.normalize import DEFAULT_PROFILE, table_for
 
 TEXTS = {
     "short clean": "今天天气不错，我们去公园散步吧，顺便买点水果回来",
@@ -66,6 +69,23 @@ def main(argv: list[str] | None = None) -> int:
             new.append(per_call(compiled.scan, data, calls))
         a, b = statistics.median(old), statistics.median(new)
         print(f"| {name} | {a * 1e6:.2f} | {b * 1e6:.2f} | {a / b:.2f}× |")
+    table = table_for(DEFAULT_PROFILE)
+    engines = {"pure Python": Engine(core.on_pure_python(policy)), "compiled": Engine(policy)}
+    for title, work in (
+        ("normalize + encode + automaton (scan_text)", lambda engine, text: core.scanner_for(
+            engine.policy).scan_text(table, text, {}, None)),
+        ("Engine.check", lambda engine, text: engine.check(text)),
+    ):
+        print(f"\n| {title} | pure Python µs | compiled µs | ratio |")
+        print("|---|---|---|---|")
+        for name, text in TEXTS.items():
+            calls = max(50, 200_000 // len(text))
+            runs: dict[str, list[float]] = {path: [] for path in engines}
+            for _ in range(args.rounds):
+                for path, engine in engines.items():
+                    runs[path].append(per_call(lambda t, e=engine, w=work: w(e, t), text, calls))
+            a, b = (statistics.median(runs[path]) for path in engines)
+            print(f"| {name} | {a * 1e6:.2f} | {b * 1e6:.2f} | {a / b:.2f}× |")
     return 0
 
 

@@ -113,11 +113,12 @@ def test_the_ab_comparison_times_a_tree_in_a_fresh_process(tmp_path, capsys):
 
 def test_the_floor_makes_the_automaton_calls_check_makes():
     from policy import Engine
+    from policy.runtime.core import hit_pairs
     from policy.runtime.match import raw_scan
 
     engine = Engine.load()
     text = "加我微信 abc123，傻逼 http://t.cn/xyz"
     found = compare.primitives_of(engine)(text)
-    main = raw_scan(engine.policy, "body", text, {}).passes[0][2]
+    main = hit_pairs(raw_scan(engine.policy, "body", text, {}).passes[0][2])
     assert main and found[:len(main)] == main
     assert len(found) > len(main)  # then the hits of the original-text literals (http://, t.cn/)

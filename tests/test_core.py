@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from policy import Engine
 from policy.compiler.automaton import FlatAutomaton, build_automaton
 from policy.runtime import core
+from policy.text.contacts import contact_table
+from policy.text.normalize import DEFAULT_PROFILE, STEPS, Profile, casefold_table, normalize, strip_emoticons, table_for
 
 
 def compiled_automaton(buffer: bytes):
@@ -145,6 +147,134 @@ def test_the_path_that_runs_is_named_and_pure_python_can_be_asked_for():
                                                   "a C compiler)")
 
 
+# ---- the normalization walk: the C table walk gives what str.translate and the run regex give ----
+
+TABLES = {
+    "default": table_for(DEFAULT_PROFILE),
+    "all": table_for(Profile(frozenset(STEPS))),
+    "none": table_for(Profile(frozenset())),
+    "no separators, repeats": table_for(Profile(frozenset({"width", "case", "repeats"}))),
+    "contacts": contact_table(),
+    "casefold": casefold_table(),
+}
+
+DISGUISED = st.lists(st.one_of(
+    st.sampled_from(list("傻逼你妈的SBsbＳＢ０１２3 .*·丶、，\u200b\u3000ß İ蘇說🐴🐧🈲㊙⒜𝐀аеοɢ①")),
+    st.sampled_from(["哈哈哈哈", "111", "aaa", "۱۱۱", "[捂脸]", "/汪汪", "[em]e163[/em]", "／色", "ﬃ"]),
+    st.characters(),  # any code point, lone surrogates too
+    st.characters(min_codepoint=0x20000),
+), max_size=60).map("".join)
+
+
+def core_normalizer(table):
+    compiled_automaton(build_automaton([b"a"]))  # skips without the core
+    normalizer = core.normalizer_for(table)
+    assert normalizer is not None
+    return normalizer
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+@settings(max_examples=400, deadline=None)
+@given(text=DISGUISED)
+def test_the_c_walk_normalizes_as_python_does(name, text):
+    table = TABLES[name]
+    stripped = strip_emoticons(text) if table.emoticons else text
+    assert core_normalizer(table).normalize(stripped) == normalize(text, table)
+
+
+def test_casefolding_as_a_table_is_str_casefold():
+    text = "".join(map(chr, range(0, 0x20000, 7))) + "ßİﬃ\U00010400"
+    assert normalize(text, casefold_table()) == text.casefold()
+    assert core_normalizer(casefold_table()).normalize(text) == text.casefold()
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=DISGUISED)
+def test_one_call_into_c_scans_as_the_pure_python_path_does(text):
+    """Normalize, encode and scan in one call: the same UTF-8, hits and keys as normalize, encode
+    and pyahocorasick."""
+    compiled_automaton(build_automaton([b"a"]))
+    policy = bundled_policy()
+    pure = core.on_pure_python(policy)
+    table = table_for(DEFAULT_PROFILE)
+    got = core.scanner_for(policy).scan_text(table, text, {}, None)
+    expected = core.scanner_for(pure).scan_text(table, text, {}, None)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert (got[0], core.hit_pairs(got[1]), got[2]) == expected
+
+
+def bundled_policy():
+    global _BUNDLED
+    if _BUNDLED is None:
+        _BUNDLED = Engine.load().policy
+    return _BUNDLED
+
+
+_BUNDLED = None
+
+
+def test_a_megabyte_post_with_many_hits_scans_the_same_on_both_paths():
+    compiled_automaton(build_automaton([b"a"]))
+    policy = bundled_policy()
+    table = table_for(DEFAULT_PROFILE)
+    text = ("你个傻逼，" * 10 + "ＡＢ😀 ß\ud800" + "的" * 3) * 7000
+    assert len(text) > 350_000
+    got = core.scanner_for(policy).scan_text(table, text, {}, None)
+    expected = core.scanner_for(core.on_pure_python(policy)).scan_text(table, text, {}, None)
+    assert got is not None and expected is not None
+    assert got[0] == expected[0] and core.hit_pairs(got[1]) == expected[1] and got[2] == expected[2]
+
+
+def flat_table(table):
+    """The three buffers normalizer_for gives the C walk, rebuilt here to be damaged."""
+    from array import array
+
+    low = array("I", [v if isinstance(v, int) else 0xFFFFFFFF if v is None else ord(v) if len(v) == 1 else 0x41
+                      for v in table.low])
+    return low, array("I"), array("I")
+
+
+@pytest.mark.parametrize("how", ["short low", "not a code point", "expansion past the pool", "one-char expansion",
+                                 "high not sorted", "high inside low", "pool not code points", "odd high"])
+def test_a_damaged_table_is_refused(how):
+    compiled_automaton(build_automaton([b"a"]))
+    from array import array
+
+    low, pool, high = flat_table(table_for(DEFAULT_PROFILE))
+    if how == "short low":
+        low = low[:-1]
+    elif how == "not a code point":
+        low[65] = 0x110000
+    elif how == "expansion past the pool":
+        pool.extend([1, 2])
+        low[65] = 0x80000000 | (1 << 4) | 2
+    elif how == "one-char expansion":
+        pool.extend([1, 2])
+        low[65] = 0x80000000 | 1
+    elif how == "high not sorted":
+        high = array("I", [0x20001, 65, 0x20000, 66])
+    elif how == "high inside low":
+        high = array("I", [0x41, 65])
+    elif how == "pool not code points":
+        pool = array("I", [0x110000])
+    elif how == "odd high":
+        high = array("I", [0x20000])
+    with pytest.raises(ValueError, match="not a valid normalization table"):
+        core.CORE.Normalizer(low, pool, high, True)
+
+
+def test_a_normalizer_never_given_tables_refuses_to_work():
+    compiled_automaton(build_automaton([b"a"]))
+    normalizer = core.CORE.Normalizer.__new__(core.CORE.Normalizer)
+    with pytest.raises(ValueError, match="never given its tables"):
+        normalizer.normalize("x")
+    with pytest.raises(TypeError):
+        core_normalizer(table_for(DEFAULT_PROFILE)).normalize(b"bytes")
+
+
 # ---- the two paths give the same verdicts ----------------------------------------------------------
 
 def verdict_without_id_and_time(verdict) -> dict:
@@ -160,11 +290,9 @@ def test_every_rule_example_and_thousands_of_disguised_posts_get_the_same_verdic
     the compiled core's scan equals the one on pyahocorasick's, byte for byte but id and time."""
     compiled_automaton(build_automaton([b"a"]))  # skips without the core
     compiled = Engine.load()
-    pure = Engine(compiled.policy)  # the same policy, given pyahocorasick's scanner below
-    pure.policy = type(compiled.policy).__new__(type(compiled.policy))
-    pure.policy.__dict__.update(compiled.policy.__getstate__())
-    pure.policy.__dict__["_runtime_scanner"] = core._Pyahocorasick(compiled.policy.automaton)
-    assert type(core.scanner_for(compiled.policy)) is core.CORE.Automaton
+    pure = Engine(core.on_pure_python(compiled.policy))
+    assert type(core.scanner_for(compiled.policy)) is core._Compiled
+    assert type(core.scanner_for(pure.policy)) is core._Pyahocorasick
     posts = [{"id": f"e{n}", **{name.text: value for name, value in example.fields}}
              for n, example in enumerate(e for rule in compiled.policy.rules for e in rule.examples)]
     rng = random.Random(7)

@@ -325,11 +325,13 @@ def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
                                        for literal in a) for a in requirement])
     original = ahocorasick.Automaton(ahocorasick.STORE_INTS)
     normalized: dict[str, int] = {}
+    original_keys = [b""] * len(numbers)  # by literal number; b"" (never found): a normalized one
     for (is_normalized, literal), number in numbers.items():
         if is_normalized:
             normalized[literal] = number
         else:
-            original.add_word(literal.encode("utf-8", "surrogatepass").decode("latin-1"), number)
+            original_keys[number] = literal.encode("utf-8", "surrogatepass")
+            original.add_word(original_keys[number].decode("latin-1"), number)
     if len(original):
         original.make_automaton()
     rare = {number: literal_rarity(literal) for (_, literal), number in numbers.items()}
@@ -345,7 +347,8 @@ def _prefilter(nodes: list[s.Regex], requirements: list[Requirement | None],
     for (_, literal), number in numbers.items():
         texts[number] = literal
     prefilter = Prefilter(original if len(original) else None, tuple(requirements), tuple(sorted(fields)),
-                          Index.build(alternatives, lambda n: (rare[n], -n)), tuple(windows), tuple(texts))
+                          Index.build(alternatives, lambda n: (rare[n], -n)), tuple(windows), tuple(texts),
+                          build_automaton(original_keys) if len(original) else b"")
     return prefilter, normalized
 
 

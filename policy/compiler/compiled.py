@@ -85,6 +85,8 @@ class Prefilter:
     literal_texts: tuple[str, ...] = ()
     """Per literal number, the literal as the automata look for it (case-folded for the
     original text)."""
+    flat_original: bytes = b""
+    """``original`` as a flat buffer, the same numbers (:mod:`policy.compiler.automaton`)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from policy.compiler.compile import COMPILER_VERSION
 from policy.compiler.compiled import CompiledPolicy
 from policy.lang.sources import PolicySources
 
-CACHE_FORMAT = "cache/2"
+CACHE_FORMAT = "cache/3"
 """What a cache file holds, beside the compiler's version (which is also in the policy's version,
 so it changes only when verdicts may): 2 added the flat automaton."""
 

@@ -3,13 +3,21 @@ the package's build) or pure Python, the fallback and the oracle it is tested ag
 
 ``POLICY_PURE_PYTHON=1`` asks for pure Python; without a C compiler at install time the module is
 absent and pure Python runs anyway.  ``PATH`` says which, and why (``policy --version`` prints it).
+
+Both paths meet in a :class:`Scanner`: ``scan_text`` normalizes a text field with a profile's table,
+encodes it and runs the policy's automaton over it, answering None for a clean text.  The compiled
+scanner does all of that in one call into C (:func:`normalizer_for` gives the table's flat form).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from array import array
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from policy.text.normalize import Table, normalized_text, strip_emoticons
 
 if TYPE_CHECKING:
     import ahocorasick
@@ -18,9 +26,27 @@ if TYPE_CHECKING:
 
 PURE_PYTHON_ENV = "POLICY_PURE_PYTHON"
 
+RawPass = tuple[bytes, "list[tuple[int, int]] | bytes", set[int]]
+"""What a scan found in a text: its normalized form as UTF-8, the automaton's (end byte, key
+number) hits in it (a list on the pure-Python path, packed int32 pairs on the compiled one: see
+:func:`hit_pairs`), and the distinct key numbers, which is all a clean post's signals need."""
+
+
+def hit_pairs(hits: list[tuple[int, int]] | bytes) -> list[tuple[int, int]]:
+    """A scan's hits as (end byte, key number) pairs."""
+    if isinstance(hits, list):
+        return hits
+    numbers = array("i")
+    numbers.frombytes(hits)
+    if sys.byteorder != "little":
+        numbers.byteswap()
+    return list(zip(numbers[::2], numbers[1::2], strict=True))
+
 
 class Scanner(Protocol):
     def scan(self, data: bytes) -> list[tuple[int, int]]: ...
+
+    def scan_text(self, table: Table, text: str, cache: dict, key: Any) -> RawPass | None: ...
 
 
 def _compiled_core() -> tuple[ModuleType | None, str]:
@@ -38,7 +64,8 @@ CORE, PATH = _compiled_core()
 
 
 class _Pyahocorasick:
-    """The pure-Python path's scanner: pyahocorasick, given the bytes spelled as latin-1."""
+    """The pure-Python path's scanner: ``normalize``, then pyahocorasick, given the bytes spelled as
+    latin-1.  The normalized text is kept in the check's cache (normalized regexes read it)."""
 
     __slots__ = ("automaton",)
 
@@ -48,17 +75,116 @@ class _Pyahocorasick:
     def scan(self, data: bytes) -> list[tuple[int, int]]:
         return list(self.automaton.iter(data.decode("latin-1")))
 
+    def scan_text(self, table: Table, text: str, cache: dict, key: Any) -> RawPass | None:
+        norm = normalized_text(text, table, cache, key)
+        if not norm:
+            return None
+        encoded = norm.encode("utf-8", "surrogatepass")
+        found = self.scan(encoded)
+        return (encoded, found, {key for _, key in found}) if found else None
+
+
+class _Compiled:
+    """The compiled path's scanner: the flat automaton, and each table's walk, in C."""
+
+    __slots__ = ("automaton",)
+
+    def __init__(self, flat: bytes):
+        assert CORE is not None
+        self.automaton = CORE.Automaton(flat)
+
+    def scan(self, data: bytes) -> list[tuple[int, int]]:
+        return self.automaton.scan(data)
+
+    def scan_text(self, table: Table, text: str, cache: dict, key: Any) -> RawPass | None:
+        normalizer = normalizer_for(table)
+        if normalizer is None:
+            return _Pyahocorasick.scan_text(self, table, text, cache, key)  # type: ignore[arg-type]
+        if table.emoticons:
+            text = strip_emoticons(text)
+        return normalizer.scan(self.automaton, text)
+
+
+_DELETED = 0xFFFFFFFF
+_EXPANDS = 0x80000000
+_NORMALIZERS: dict[int, tuple[Table, Any]] = {}
+
+
+def normalizer_for(table: Table) -> Any:
+    """The compiled core's ``Normalizer`` of a table (None on the pure-Python path, or when an
+    expansion is too long for its entries), made once per process and table."""
+    found = _NORMALIZERS.get(id(table))
+    if found is not None:
+        return found[1]
+    if CORE is None:
+        return None
+    pool = array("I")
+
+    def entry(value: int | str | None) -> int:
+        if value is None or value == "":
+            return _DELETED
+        if isinstance(value, int):
+            return value
+        if len(value) == 1:
+            return ord(value)
+        if len(value) > 15:
+            raise OverflowError
+        pool.extend(map(ord, value))
+        return _EXPANDS | (len(pool) - len(value)) << 4 | len(value)
+
+    def composed(value: int | str | None) -> int | str | None:
+        """A low entry with ``table.high`` applied to its output, as normalize's second translate
+        does."""
+        if isinstance(value, str) and any(ord(c) in table.high for c in value):
+            return value.translate(table.high)
+        if isinstance(value, int) and value in table.high:
+            return table.high[value]
+        return value
+
+    try:
+        low = array("I", [entry(composed(v)) if not isinstance(v, int) or v != i else i
+                          for i, v in enumerate(table.low)])
+        high = array("I")
+        for code in sorted(table.high):
+            high.extend((code, entry(table.high[code])))
+    except OverflowError:
+        normalizer = None
+    else:
+        normalizer = CORE.Normalizer(low, pool, high, table.repeats)
+    _NORMALIZERS[id(table)] = (table, normalizer)
+    return normalizer
+
 
 def scanner_for(policy: CompiledPolicy) -> Scanner | None:
-    """The scanner of the policy's automaton on the path that runs (None: the policy has no
-    terms), made once per process and policy."""
-    found = policy.__dict__.get("_runtime_scanner")
+    """The scanner of the policy's automaton (terms, and normalized regexes' literals) on the path
+    that runs (None: the policy has no terms), made once per process and policy."""
+    return _scanner(policy, "_runtime_scanner", policy.automaton, policy.flat_automaton)
+
+
+def literal_scanner_for(policy: CompiledPolicy) -> Scanner | None:
+    """The scanner of the original-text regex literals (read with :func:`casefold_table`), or None:
+    no regex on the original text has literals."""
+    prefilter = policy.prefilter
+    return _scanner(policy, "_runtime_literal_scanner", prefilter.original, prefilter.flat_original)
+
+
+def _scanner(policy: CompiledPolicy, name: str, automaton: ahocorasick.Automaton | None, flat: bytes) -> Scanner | None:
+    found = policy.__dict__.get(name)
     if found is None:
-        if policy.automaton is None:
+        if automaton is None:
             return None
-        if CORE is not None and policy.flat_automaton:
-            found = CORE.Automaton(policy.flat_automaton)
-        else:
-            found = _Pyahocorasick(policy.automaton)
-        policy.__dict__["_runtime_scanner"] = found
+        found = _Compiled(flat) if CORE is not None and flat else _Pyahocorasick(automaton)
+        policy.__dict__[name] = found
     return found
+
+
+def on_pure_python(policy: CompiledPolicy) -> CompiledPolicy:
+    """A copy of the policy that scans on the pure-Python path in this process, whichever path
+    runs: the equivalence tests and the benchmarks check both paths side by side with it."""
+    copy = type(policy).__new__(type(policy))
+    copy.__dict__.update(policy.__getstate__())
+    if policy.automaton is not None:
+        copy.__dict__["_runtime_scanner"] = _Pyahocorasick(policy.automaton)
+    if policy.prefilter.original is not None:
+        copy.__dict__["_runtime_literal_scanner"] = _Pyahocorasick(policy.prefilter.original)
+    return copy

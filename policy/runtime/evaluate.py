@@ -9,23 +9,21 @@ caches regex results, so a rule pays only for what it reads.
 from __future__ import annotations
 
 import math
-import operator
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from policy.model.hits import ContactHit, RegexHit
+from policy.runtime.core import literal_scanner_for
 from policy.runtime.match import RawHits, raw_literals, raw_scan, refine
 from policy.text.contacts import find_contacts
-from policy.text.normalize import DEFAULT_PROFILE, mapped_text, normalized_text, table_for
+from policy.text.normalize import DEFAULT_PROFILE, casefold_table, mapped_text, normalized_text, table_for
 
 if TYPE_CHECKING:
     from policy.compiler.compiled import CompiledPolicy
     from policy.model.hits import Hit
     from policy.model.post import Post
 
-_SECOND = operator.itemgetter(1)
-"""The value of an automaton's (end, value) hit."""
 
 
 @dataclass
@@ -79,9 +77,11 @@ class Context:
             prefilter = self.policy.prefilter
             literals = raw_literals(self.policy, self.scan(name))
             text = self.post.text(name)
-            if text and prefilter.original is not None:
-                literals.update(map(_SECOND, prefilter.original.iter(
-                    text.casefold().encode("utf-8", "surrogatepass").decode("latin-1"))))
+            scanner = literal_scanner_for(self.policy) if text else None
+            if scanner is not None:
+                found = scanner.scan_text(casefold_table(), text, {}, None)
+                if found is not None:
+                    literals.update(found[2])
             self.literals[name] = literals
             found = self.present[name] = prefilter.regexes.candidate_set(literals)
         return found

@@ -16,8 +16,8 @@ from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
 from policy.model.hits import Hit
-from policy.runtime.core import scanner_for
-from policy.text.normalize import Mapped, Table, is_word_char, mapped_text, normalized_text, table_for
+from policy.runtime.core import hit_pairs, scanner_for
+from policy.text.normalize import Mapped, Table, is_word_char, mapped_text, table_for
 from policy.text.words import REACH, Segmenter
 
 if TYPE_CHECKING:
@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 
 class RawHits:
     """A field's raw automaton hits: per profile with hits, (profile index, normalized text as
-    UTF-8, [(end byte, key number)]).  Their spans by lexicon, in normalized characters, are
+    UTF-8, hits, their distinct key numbers), the hits as a scan gives them
+    (:data:`policy.runtime.core.RawPass`).  Their spans by lexicon, in normalized characters, are
     worked out once, on first use (:meth:`spans`)."""
 
     __slots__ = ("passes", "_spans", "_keys")
 
-    def __init__(self, passes: list[tuple[int, bytes, list[tuple[int, int]]]]):
+    def __init__(self, passes: list[tuple[int, bytes, list[tuple[int, int]] | bytes, set[int]]]):
         self.passes = passes
         self._spans: dict[int, list[tuple[int, int, TermEntry]]] | None = None
         self._keys: set[int] | None = None
@@ -43,7 +44,10 @@ class RawHits:
     def keys(self) -> set[int]:
         """The distinct key numbers hit (in any profile)."""
         if self._keys is None:
-            self._keys = {key for _, _, found in self.passes for _, key in found}
+            if len(self.passes) == 1:
+                self._keys = self.passes[0][3]
+            else:
+                self._keys = set().union(*(keys for *_, keys in self.passes))
         return self._keys
 
     def spans(self, policy: CompiledPolicy) -> dict[int, list[tuple[int, int, TermEntry]]]:
@@ -52,10 +56,10 @@ class RawHits:
             spans: dict[int, list[tuple[int, int, TermEntry]]] = {}
             key_entries = policy.key_entries
             single_profile = len(policy.profiles) == 1
-            for p_index, encoded, found in self.passes:
+            for p_index, encoded, hits, _ in self.passes:
                 ascii_text = encoded.isascii()
                 end = read = 0  # the characters in encoded[:read]
-                for end_byte, key in found:
+                for end_byte, key in hit_pairs(hits):
                     entries = key_entries[key]
                     if not entries:
                         continue
@@ -72,17 +76,15 @@ class RawHits:
 
 
 def raw_scan(policy: CompiledPolicy, field: str, text: str, normalized: dict) -> RawHits:
-    """The clean path: normalize and run the automaton, nothing more (C-speed)."""
+    """The clean path: normalize and run the automaton, nothing more (one call into C on the
+    compiled path)."""
     scanner = scanner_for(policy)
     passes: list = []
     if scanner is not None and text:
         for p_index, profile in enumerate(policy.profiles):
-            norm = normalized_text(text, table_for(profile), normalized, (field, profile))
-            if norm:
-                encoded = norm.encode("utf-8", "surrogatepass")
-                found = scanner.scan(encoded)
-                if found:
-                    passes.append((p_index, encoded, found))
+            found = scanner.scan_text(table_for(profile), text, normalized, (field, profile))
+            if found is not None:
+                passes.append((p_index, *found))
     return RawHits(passes)
 
 
@@ -92,7 +94,7 @@ def raw_signals(policy: CompiledPolicy, field: str, raw: RawHits) -> Iterable[in
     tables = policy.key_signals[field]
     if len(tables) == 1:
         return chain.from_iterable(map(tables[0].__getitem__, raw.keys()))
-    return chain.from_iterable(tables[p_index][key] for p_index, _, found in raw.passes for _, key in found)
+    return chain.from_iterable(tables[p_index][key] for p_index, _, _, keys in raw.passes for key in keys)
 
 
 def raw_literals(policy: CompiledPolicy, raw: RawHits) -> set[int]:

@@ -91,7 +91,8 @@ def emoticon_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _emoticon_code().finditer(text)]
 
 
-def _strip_emoticons(text: str) -> str:
+def strip_emoticons(text: str) -> str:
+    """The text without its emoticon codes (normalize's first step, when the table has it)."""
     if "/" not in text and "[" not in text and "／" not in text:
         return text
     return _emoticon_code().sub("", text)
@@ -365,10 +366,24 @@ def table_for(profile: Profile) -> Table:
     return Table(profile, low, high, "repeats" in steps, mask, "emoticons" in steps)
 
 
+@functools.cache
+def casefold_table() -> Table:
+    """``str.casefold`` as a table (it folds each character on its own, and nothing beyond the
+    list table's planes folds): how the compiled core folds a text for the original-text
+    literals."""
+    low: list = list(range(_TABLE_SIZE))
+    for code in range(_TABLE_SIZE):
+        folded = chr(code).casefold()
+        if folded != chr(code):
+            low[code] = folded
+    mask = ["\x02" if isinstance(value, str) and len(value) > 1 else "\x01" for value in low]
+    return Table(Profile(frozenset()), low, {}, False, mask)
+
+
 def normalize(text: str, table: Table) -> str:
     """The fast path: C-speed primitives only."""
     if table.emoticons:
-        text = _strip_emoticons(text)
+        text = strip_emoticons(text)
     out = text.translate(table.low)
     if table.high and _HIGH_PLANE.search(out):
         out = out.translate(table.high)
