@@ -36,6 +36,9 @@ test: $(STAMP) browser
 	$(BIN)/policy coverage conventions > /dev/null
 	$(BIN)/python -m pytest
 
+test-pure: $(STAMP) browser  # the whole suite again on the pure-Python path (CI runs it after make test)
+	POLICY_PURE_PYTHON=1 $(BIN)/python -m pytest
+
 test-slow: $(STAMP)  # the million-input fuzz, 300 kills of a ledger writer, the deepest nestings
 	$(BIN)/python -m pytest -m slow -s
 
