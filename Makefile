@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint bench clean browser
+.PHONY: run test test-pure test-asan test-slow lint bench clean browser
 
 $(STAMP): pyproject.toml setup.py policy/_core.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ test: $(STAMP) browser
 
 test-pure: $(STAMP) browser  # the whole suite again on the pure-Python path (CI runs it after make test)
 	POLICY_PURE_PYTHON=1 $(BIN)/python -m pytest
+
+test-asan: $(STAMP)  # the compiled core's tests against a copy built with AddressSanitizer and UBSan
+	rm -rf .asan && mkdir -p .asan && cp -r policy tests grammar conventions pyproject.toml .asan/ && rm -f .asan/policy/_core*.so
+	gcc -shared -fPIC -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -std=c99 \
+	    -I"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" policy/_core.c \
+	    -o .asan/policy/_core$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+	cd .asan && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	    ../$(BIN)/python -c 'import policy._core as c; assert "/.asan/" in c.__file__, c.__file__' && \
+	    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	    ../$(BIN)/python -m pytest -p no:cacheprovider tests/test_core.py
 
 test-slow: $(STAMP)  # the million-input fuzz, 300 kills of a ledger writer, the deepest nestings
 	$(BIN)/python -m pytest -m slow -s
