@@ -124,12 +124,49 @@ static inline int32_t go(const Automaton *a, int32_t s, int32_t b) {
     return -1;
 }
 
-static int append_hit(PyObject *found, Py_ssize_t end, int32_t key) {
-    PyObject *hit = Py_BuildValue("(ni)", end, (int)key);
-    if (hit == NULL) return -1;
-    int failed = PyList_Append(found, hit);
-    Py_DECREF(hit);
-    return failed;
+/* The hits of one scan: (end byte, key number) int32 pairs, on the stack while few. */
+typedef struct {
+    int32_t *pairs;
+    Py_ssize_t len, cap;
+    int32_t small[256];
+} Hits;
+
+static int Hits_add(Hits *h, Py_ssize_t end, int32_t key) {
+    if (end > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "text too long for the compiled core");
+        return -1;
+    }
+    if (h->len + 2 > h->cap) {
+        Py_ssize_t cap = h->cap * 2;
+        int32_t *grown = h->pairs == h->small ? PyMem_Malloc(sizeof(int32_t) * cap)
+                                              : PyMem_Realloc(h->pairs, sizeof(int32_t) * cap);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (h->pairs == h->small) memcpy(grown, h->small, sizeof(int32_t) * h->len);
+        h->pairs = grown;
+        h->cap = cap;
+    }
+    h->pairs[h->len++] = (int32_t)end;
+    h->pairs[h->len++] = key;
+    return 0;
+}
+
+static int scan_into(const Automaton *a, const unsigned char *bytes, Py_ssize_t len, Hits *hits) {
+    int32_t state = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        int32_t b = bytes[i];
+        for (;;) {
+            if (state == 0) { state = a->root[b]; break; }
+            int32_t next = go(a, state, b);
+            if (next >= 0) { state = next; break; }
+            state = a->fail[state];
+        }
+        for (int32_t hit = a->key[state] >= 0 ? state : a->output[state]; hit > 0; hit = a->output[hit])
+            if (Hits_add(hits, i, a->key[hit]) < 0) return -1;
+    }
+    return 0;
 }
 
 static PyObject *Automaton_scan(Automaton *self, PyObject *arg) {
@@ -140,29 +177,21 @@ static PyObject *Automaton_scan(Automaton *self, PyObject *arg) {
     Py_buffer text;
     if (PyObject_GetBuffer(arg, &text, PyBUF_SIMPLE) < 0)
         return NULL;
-    PyObject *found = PyList_New(0);
-    if (found == NULL) {
-        PyBuffer_Release(&text);
-        return NULL;
-    }
-    const unsigned char *bytes = (const unsigned char *)text.buf;
-    int32_t state = 0;
-    for (Py_ssize_t i = 0; i < text.len; i++) {
-        int32_t b = bytes[i];
-        for (;;) {
-            if (state == 0) { state = self->root[b]; break; }
-            int32_t next = go(self, state, b);
-            if (next >= 0) { state = next; break; }
-            state = self->fail[state];
-        }
-        for (int32_t hit = self->key[state] >= 0 ? state : self->output[state]; hit > 0; hit = self->output[hit]) {
-            if (append_hit(found, i, self->key[hit]) < 0) {
-                Py_DECREF(found);
-                PyBuffer_Release(&text);
-                return NULL;
+    Hits hits = {.len = 0, .cap = 256};
+    hits.pairs = hits.small;
+    PyObject *found = NULL;
+    if (scan_into(self, (const unsigned char *)text.buf, text.len, &hits) == 0
+        && (found = PyList_New(hits.len / 2)) != NULL) {
+        for (Py_ssize_t i = 0; i < hits.len; i += 2) {
+            PyObject *hit = Py_BuildValue("(ii)", (int)hits.pairs[i], (int)hits.pairs[i + 1]);
+            if (hit == NULL) {
+                Py_CLEAR(found);
+                break;
             }
+            PyList_SET_ITEM(found, i / 2, hit);
         }
     }
+    if (hits.pairs != hits.small) PyMem_Free(hits.pairs);
     PyBuffer_Release(&text);
     return found;
 }
@@ -408,51 +437,6 @@ static PyObject *Normalizer_normalize(Normalizer *self, PyObject *text) {
     PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out.chars, out.len);
     Chars_free(&out);
     return result;
-}
-
-/* The hits of one scan: (end byte, key number) int32 pairs, on the stack while few. */
-typedef struct {
-    int32_t *pairs;
-    Py_ssize_t len, cap;
-    int32_t small[256];
-} Hits;
-
-static int Hits_add(Hits *h, Py_ssize_t end, int32_t key) {
-    if (end > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "text too long for the compiled core");
-        return -1;
-    }
-    if (h->len + 2 > h->cap) {
-        Py_ssize_t cap = h->cap * 2;
-        int32_t *grown = h->pairs == h->small ? PyMem_Malloc(sizeof(int32_t) * cap)
-                                              : PyMem_Realloc(h->pairs, sizeof(int32_t) * cap);
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (h->pairs == h->small) memcpy(grown, h->small, sizeof(int32_t) * h->len);
-        h->pairs = grown;
-        h->cap = cap;
-    }
-    h->pairs[h->len++] = (int32_t)end;
-    h->pairs[h->len++] = key;
-    return 0;
-}
-
-static int scan_into(const Automaton *a, const unsigned char *bytes, Py_ssize_t len, Hits *hits) {
-    int32_t state = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        int32_t b = bytes[i];
-        for (;;) {
-            if (state == 0) { state = a->root[b]; break; }
-            int32_t next = go(a, state, b);
-            if (next >= 0) { state = next; break; }
-            state = a->fail[state];
-        }
-        for (int32_t hit = a->key[state] >= 0 ? state : a->output[state]; hit > 0; hit = a->output[hit])
-            if (Hits_add(hits, i, a->key[hit]) < 0) return -1;
-    }
-    return 0;
 }
 
 /* The distinct key numbers of the hits, as a set. */
