@@ -105,7 +105,8 @@ def test_the_ab_comparison_times_a_tree_in_a_fresh_process(tmp_path, capsys):
 
     texts = tmp_path / "texts.json"
     texts.write_text('{"short_clean": ["今天天气不错"], "short_violating": ["你个傻逼"]}', encoding="utf-8")
-    timings = ab._run(ab.ROOT, texts)
+    timings = ab._run(ab.ROOT, texts, pure=True)
+    assert timings.pop("path").startswith("pure Python")  # each side says which path it ran
     assert set(timings) == {"short_clean", "short_violating"} and all(t > 0 for t in timings.values())
     assert ab.main(["no-such-revision", "--no-data"]) == 2
     assert "cannot check out 'no-such-revision'" in capsys.readouterr().err

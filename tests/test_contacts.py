@@ -132,3 +132,56 @@ def test_the_quick_gate_never_hides_a_contact(text):
     """find_contacts skips the offset map when a text cannot hold a contact; what it finds is
     what the full scan finds."""
     assert find_contacts(text) == contacts_in(normalize_with_map(text, contact_table()), text)
+
+
+def _first_characters(items) -> set[str]:
+    """The characters a parsed regex (``re._parser`` items) can match first, as strings of one
+    character, or 'a-z' / '0-9' for the class ranges the contact pattern uses."""
+    from re import _constants as c
+    first: set[str] = set()
+    for op, arg in items:
+        if op is c.LITERAL:
+            first.add(chr(arg))
+            return first
+        if op is c.IN:
+            for inner, value in arg:
+                if inner is c.LITERAL:
+                    first.add(chr(value))
+                elif inner is c.RANGE:
+                    first.add(f"{chr(value[0])}-{chr(value[1])}")
+                else:
+                    raise AssertionError(f"a class the test does not read: {inner}")
+            return first
+        if op is c.SUBPATTERN:
+            inner = _first_characters(arg[3])
+            nullable = "" in inner
+            first |= inner - {""}
+            if not nullable:
+                return first
+        elif op is c.BRANCH:
+            branches = [_first_characters(b) for b in arg[1]]
+            first |= set().union(*branches) - {""}
+            if not any("" in b for b in branches):
+                return first
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            low, _, inner = arg
+            first |= _first_characters(inner) - {""}
+            if low > 0:
+                return first
+        elif op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+            continue  # zero width: the next item gives the first character
+        else:
+            raise AssertionError(f"an item the test does not read: {op}")
+    return first | {""}  # everything so far may match nothing
+
+
+def test_the_contact_lookahead_lets_through_every_character_a_contact_can_start_with():
+    from re import _parser
+
+    from policy.text import contacts
+    starts = _first_characters(_parser.parse(contacts._CONTACT))
+    assert "" not in starts  # a contact is never empty
+    allowed = set(contacts.CONTACT_STARTS.replace("a-z", "").replace("0-9", "")) | {"a-z", "0-9"}
+    ranges = {"a-z": "abcdefghijklmnopqrstuvwxyz", "0-9": "0123456789"}
+    missing = {s for s in starts if s not in allowed and not any(len(s) == 1 and s in r for r in ranges.values())}
+    assert not missing, f"add to CONTACT_STARTS: {sorted(missing)}"

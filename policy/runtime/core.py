@@ -17,7 +17,7 @@ from array import array
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from policy.text.normalize import Table, normalized_text, strip_emoticons
+from policy.text.normalize import Table, normalize, normalized_text, strip_emoticons
 
 if TYPE_CHECKING:
     import ahocorasick
@@ -45,6 +45,8 @@ def hit_pairs(hits: list[tuple[int, int]] | bytes) -> list[tuple[int, int]]:
 
 class Scanner(Protocol):
     def scan(self, data: bytes) -> list[tuple[int, int]]: ...
+
+    def normalize(self, table: Table, text: str) -> str: ...
 
     def scan_text(self, table: Table, text: str, cache: dict, key: Any) -> RawPass | None: ...
 
@@ -75,6 +77,9 @@ class _Pyahocorasick:
     def scan(self, data: bytes) -> list[tuple[int, int]]:
         return list(self.automaton.iter(data.decode("latin-1")))
 
+    def normalize(self, table: Table, text: str) -> str:
+        return normalize(text, table)
+
     def scan_text(self, table: Table, text: str, cache: dict, key: Any) -> RawPass | None:
         norm = normalized_text(text, table, cache, key)
         if not norm:
@@ -95,6 +100,12 @@ class _Compiled:
 
     def scan(self, data: bytes) -> list[tuple[int, int]]:
         return self.automaton.scan(data)
+
+    def normalize(self, table: Table, text: str) -> str:
+        normalizer = normalizer_for(table)
+        if normalizer is None:
+            return normalize(text, table)
+        return normalizer.normalize(strip_emoticons(text) if table.emoticons else text)
 
     def scan_text(self, table: Table, text: str, cache: dict, key: Any) -> RawPass | None:
         normalizer = normalizer_for(table)
@@ -175,6 +186,21 @@ def _scanner(policy: CompiledPolicy, name: str, automaton: ahocorasick.Automaton
             return None
         found = _Compiled(flat) if CORE is not None and flat else _Pyahocorasick(automaton)
         policy.__dict__[name] = found
+    return found
+
+
+def normalize_for(policy: CompiledPolicy, text: str, table: Table) -> str:
+    """``normalize(text, table)`` on the policy's path (one call into C on the compiled one): for
+    what a check normalizes besides its scans (normalized regexes, the contact finder)."""
+    scanner = scanner_for(policy)
+    return normalize(text, table) if scanner is None else scanner.normalize(table, text)
+
+
+def normalized_for(policy: CompiledPolicy, text: str, table: Table, cache: dict, key: Any) -> str:
+    """:func:`normalize_for`, computed once per check: ``cache`` is the check's normalized texts."""
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = normalize_for(policy, text, table)
     return found
 
 

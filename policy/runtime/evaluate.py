@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from policy.model.hits import ContactHit, RegexHit
-from policy.runtime.core import literal_scanner_for
+from policy.runtime.core import literal_scanner_for, normalize_for, normalized_for
 from policy.runtime.match import RawHits, raw_literals, raw_scan, refine
-from policy.text.contacts import find_contacts
-from policy.text.normalize import DEFAULT_PROFILE, casefold_table, mapped_text, normalized_text, table_for
+from policy.text.contacts import contact_table, find_contacts
+from policy.text.normalize import DEFAULT_PROFILE, casefold_table, mapped_text, table_for
 
 if TYPE_CHECKING:
     from policy.compiler.compiled import CompiledPolicy
@@ -133,7 +133,9 @@ class Context:
         """The contacts in a field, found once per check and only when a rule reads them."""
         found = self.found_contacts.get(name)
         if found is None:
-            found = self.found_contacts[name] = [ContactHit(name, *c) for c in find_contacts(self.post.text(name))]
+            text = self.post.text(name)
+            folded = normalize_for(self.policy, text, contact_table()) if text else ""
+            found = self.found_contacts[name] = [ContactHit(name, *c) for c in find_contacts(text, folded)]
         return found
 
     def lexicon_hits(self, name: str, lexicon: int, tags: frozenset[str] | None) -> list[Hit]:
@@ -161,7 +163,8 @@ class Context:
         out: list[RegexHit] = []
         if text:
             table = table_for(DEFAULT_PROFILE)
-            subject = normalized_text(text, table, self.normalized, (name, DEFAULT_PROFILE)) if normalized else text
+            subject = normalized_for(self.policy, text, table, self.normalized, (name, DEFAULT_PROFILE)) \
+                if normalized else text
             if index not in self.regexes_possible(name):
                 self.regex_cache[key] = out
                 return out  # none of the literals every match needs: the regex cannot match

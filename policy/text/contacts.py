@@ -56,7 +56,7 @@ def contact_table() -> Table:
 _SEP = r"[:/._+-]{0,3}"
 _TLDS = ("com|cn|net|org|top|vip|xyz|cc|me|io|link|app|site|club|shop|info|biz|tv|pw|bid|us|ru|co|wang|ink|fun|"
          "icu|live|online|store|tk|ml|ga|la|hk|tw|win|bet|asia|life|work|xin|ren|pro|mobi|group|games|game|casino")
-_PATTERN = re.compile(
+_CONTACT = (
     # a cue word, then the address; cues first, so that 微信13812345678 is a WeChat id, not a bare phone;
     # 薇❤信 reads 薇信信 (the heart is 信)
     rf"(?:(?:加|\+)?(?:(?:微|威|薇|维|徽|唯|v)信信?|vx|wx|weixin|wechat|卫星|绿泡泡)|(?:加|\+)(?:微|v))"
@@ -69,6 +69,13 @@ _PATTERN = re.compile(
     r"(?![a-z0-9])"
     r"|(?<![0-9])(?P<phone>1[-.]?[3-9](?:[-.]?[0-9]){9})(?![0-9])"
 )
+CONTACT_STARTS = "a-z0-9+加微威薇维徽唯卫绿扣抠蔻叩企球群纸飞电"
+"""The characters a contact can start with (its cue words' first characters, letters and digits);
+``tests/test_contacts.py`` derives them from the pattern and checks this list."""
+_PATTERN = re.compile(rf"(?=[{CONTACT_STARTS}])(?:{_CONTACT})")
+"""The contact regex behind a lookahead on its first character: ``re`` tries every alternative at
+every position, and the lookahead turns most positions of a Chinese text away with one test
+(about 4× faster on short comments)."""
 
 _SENTENCE_BREAK = re.compile(r"[，！？；、,!?;\n\r\u2028\u2029]")
 """A bare phone number never spans these: 2021年，13个省… is not a number."""
@@ -79,12 +86,14 @@ _MAY_HOLD = re.compile(r"[a-z@]|[0-9](?:[-.]?[0-9]){4}")
 numbers, phones): most posts have neither once normalized, and skip the contact regex."""
 
 
-def find_contacts(text: str) -> list[Contact]:
-    """Every contact in ``text``, in order.  The offset map is built only for a text that holds one."""
+def find_contacts(text: str, folded: str | None = None) -> list[Contact]:
+    """Every contact in ``text``, in order.  The offset map is built only for a text that holds one.
+    ``folded``, when given, is ``normalize(text, contact_table())``, already computed."""
     if not text:
         return []
     table = contact_table()
-    folded = normalize(text, table)
+    if folded is None:
+        folded = normalize(text, table)
     if _MAY_HOLD.search(folded) is None or _PATTERN.search(folded) is None:
         return []
     return contacts_in(normalize_with_map(text, table, folded), text)

@@ -437,13 +437,21 @@ def normalize_with_map(text: str, table: Table, normalized: str | None = None) -
     if table.emoticons:
         codes = emoticon_spans(text)
         if codes:
-            kept = [i for i in range(len(text)) if not _inside(i, codes)]
+            kept = _outside(len(text), codes)
             return _moved(_normalize_with_map("".join(text[i] for i in kept), table, normalized, False), kept)
     return _normalize_with_map(text, table, normalized, False)
 
 
-def _inside(index: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a <= index < b for a, b in spans)
+def _outside(length: int, spans: list[tuple[int, int]]) -> list[int]:
+    """The positions in ``range(length)`` outside ``spans`` (sorted and disjoint, as ``finditer``
+    gives them), in order: one range per gap, not a test per position."""
+    kept: list[int] = []
+    last = 0
+    for a, b in spans:
+        kept.extend(range(last, a))
+        last = b
+    kept.extend(range(last, length))
+    return kept
 
 
 def _moved(m: Mapped, positions: list[int]) -> Mapped:
@@ -486,10 +494,8 @@ def _walk(text: str, table: Table, emoticons: bool = True) -> Mapped:
     ends: list[int] = []
     lookup = table.lookup
     codes = emoticon_spans(text) if table.emoticons and emoticons else []
-    for index, ch in enumerate(text):
-        if codes and _inside(index, codes):
-            continue
-        for out in lookup(ch):
+    for index in _outside(len(text), codes):
+        for out in lookup(text[index]):
             chars.append(out)
             starts.append(index)
             ends.append(index + 1)
