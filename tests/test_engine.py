@@ -185,6 +185,28 @@ def test_the_cache_is_reused_and_invalidated_by_term_file_changes(make_engine, t
     assert changed.check("专业引流").decision == "reject"
 
 
+def test_a_cached_load_on_the_compiled_path_leaves_the_pure_python_automaton_until_it_is_read(tmp_path):
+    import pickle
+
+    from policy.runtime import core
+    from policy.runtime.core import on_pure_python
+
+    cache = tmp_path / "cache"
+    fresh = Engine.load(cache_dir=cache)
+    cached = Engine.load(cache_dir=cache)
+    deferred = "automaton" not in cached.policy.__dict__
+    assert deferred == (core.CORE is not None)  # the compiled core scans the flat automaton only
+    post = {"id": "1", "body": "你就是个傻逼，加我微信 abc123456 领福利"}
+    assert without_id_and_time(cached.check(post)) == without_id_and_time(fresh.check(post))
+    assert ("automaton" not in cached.policy.__dict__) == deferred  # a check did not need it
+    assert len(cached.policy.automaton) == len(fresh.policy.automaton)  # read: loaded then, once
+    assert "automaton" in cached.policy.__dict__
+    pure = Engine(on_pure_python(Engine.load(cache_dir=cache).policy))
+    assert without_id_and_time(pure.check(post)) == without_id_and_time(fresh.check(post))
+    again = pickle.loads(pickle.dumps(Engine.load(cache_dir=cache).policy))  # a deferred one still pickles whole
+    assert len(again.automaton) == len(fresh.policy.automaton)
+
+
 def test_a_broken_policy_raises_with_every_diagnostic(make_engine):
     with pytest.raises(PolicyError) as caught:
         make_engine('rule r "r" { category nope clause 一.9 when body has nothing }')

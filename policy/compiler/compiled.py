@@ -4,7 +4,9 @@ ledger read.  Immutable once built; pickled by the engine's cache."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import ahocorasick
 
@@ -156,7 +158,24 @@ class CompiledPolicy:
     def __getstate__(self) -> dict:
         """What pickles: not the caches a process keeps on the policy (``_runtime_`` names, such as
         the compiled core's scanner, which is made again from the flat buffer where it is needed)."""
+        self.automaton  # noqa: B018 - a deferred automaton is loaded: it pickles with the rest
         return {name: value for name, value in self.__dict__.items() if not name.startswith("_runtime_")}
+
+    def defer_automaton(self, load: Callable[[], ahocorasick.Automaton | None]) -> None:
+        """Leave ``automaton`` out until something reads it, then ``load()`` it: the compiled core
+        scans ``flat_automaton`` and never reads it, and unpickling a large one is most of a cached
+        load (:mod:`policy.engine.cache`)."""
+        del self.__dict__["automaton"]
+        self.__dict__["_runtime_automaton_loader"] = load
+
+    def __getattr__(self, name: str) -> Any:
+        """Only for an attribute not set: a deferred ``automaton`` (see :meth:`defer_automaton`)."""
+        load = self.__dict__.get("_runtime_automaton_loader") if name == "automaton" else None
+        if load is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        automaton = self.__dict__["automaton"] = load()
+        del self.__dict__["_runtime_automaton_loader"]
+        return automaton
 
     @functools.cached_property
     def rule_by_id(self) -> dict[str, CompiledRule]:

@@ -4,6 +4,7 @@ or the whole new one)."""
 
 from __future__ import annotations
 
+import copy
 import gc
 import hashlib
 import os
@@ -15,10 +16,12 @@ from policy.compiler.build import Built
 from policy.compiler.compile import COMPILER_VERSION
 from policy.compiler.compiled import CompiledPolicy
 from policy.lang.sources import PolicySources
+from policy.runtime.core import CORE
 
-CACHE_FORMAT = "cache/3"
+CACHE_FORMAT = "cache/4"
 """What a cache file holds, beside the compiler's version (which is also in the policy's version,
-so it changes only when verdicts may): 2 added the flat automaton."""
+so it changes only when verdicts may): 2 added the flat automaton, 4 pickles the pyahocorasick
+automaton apart, to be unpickled only when read."""
 
 
 def _cache_key(sources: PolicySources) -> str:
@@ -43,7 +46,11 @@ def _load_cached(cache_file: Path) -> CompiledPolicy | None:
     gc.disable()  # unpickling makes many objects and no garbage: collections in between are wasted
     try:
         with open(cache_file, "rb") as f:
-            deps, compiled = pickle.load(f)
+            deps, compiled, automaton = pickle.load(f)
+        if CORE is not None and compiled.flat_automaton:
+            compiled.defer_automaton(lambda: pickle.loads(automaton))  # the compiled core scans the flat one
+        else:
+            compiled.automaton = pickle.loads(automaton)
     except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError, ImportError):
         return None
     finally:
@@ -61,7 +68,10 @@ def _store_cached(cache_file: Path, built: Built) -> None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".policy-")
         with os.fdopen(fd, "wb") as f:
-            pickle.dump((deps, built.compiled), f, protocol=pickle.HIGHEST_PROTOCOL)
+            policy = copy.copy(built.compiled)
+            automaton = pickle.dumps(policy.automaton, protocol=pickle.HIGHEST_PROTOCOL)
+            policy.automaton = None
+            pickle.dump((deps, policy, automaton), f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, cache_file)  # readers see the old file or the whole new one
     except OSError:
         pass  # a cache that cannot be written only costs the next start some time

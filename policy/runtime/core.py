@@ -169,23 +169,29 @@ def normalizer_for(table: Table) -> Any:
 def scanner_for(policy: CompiledPolicy) -> Scanner | None:
     """The scanner of the policy's automaton (terms, and normalized regexes' literals) on the path
     that runs (None: the policy has no terms), made once per process and policy."""
-    return _scanner(policy, "_runtime_scanner", policy.automaton, policy.flat_automaton)
+    found = policy.__dict__.get("_runtime_scanner")
+    if found is None:
+        if CORE is not None and policy.flat_automaton:  # never reads ``automaton``: a cache may defer it
+            found = _Compiled(policy.flat_automaton)
+        elif policy.automaton is not None:
+            found = _Pyahocorasick(policy.automaton)
+        else:
+            return None
+        policy.__dict__["_runtime_scanner"] = found
+    return found
 
 
 def literal_scanner_for(policy: CompiledPolicy) -> Scanner | None:
     """The scanner of the original-text regex literals (read with :func:`casefold_table`), or None:
     no regex on the original text has literals."""
-    prefilter = policy.prefilter
-    return _scanner(policy, "_runtime_literal_scanner", prefilter.original, prefilter.flat_original)
-
-
-def _scanner(policy: CompiledPolicy, name: str, automaton: ahocorasick.Automaton | None, flat: bytes) -> Scanner | None:
-    found = policy.__dict__.get(name)
+    found = policy.__dict__.get("_runtime_literal_scanner")
     if found is None:
-        if automaton is None:
+        prefilter = policy.prefilter
+        if prefilter.original is None:
             return None
-        found = _Compiled(flat) if CORE is not None and flat else _Pyahocorasick(automaton)
-        policy.__dict__[name] = found
+        found = _Compiled(prefilter.flat_original) if CORE is not None and prefilter.flat_original \
+            else _Pyahocorasick(prefilter.original)
+        policy.__dict__["_runtime_literal_scanner"] = found
     return found
 
 
