@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from array import array
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -169,29 +170,31 @@ def normalizer_for(table: Table) -> Any:
 def scanner_for(policy: CompiledPolicy) -> Scanner | None:
     """The scanner of the policy's automaton (terms, and normalized regexes' literals) on the path
     that runs (None: the policy has no terms), made once per process and policy."""
-    found = policy.__dict__.get("_runtime_scanner")
-    if found is None:
-        if CORE is not None and policy.flat_automaton:  # never reads ``automaton``: a cache may defer it
-            found = _Compiled(policy.flat_automaton)
-        elif policy.automaton is not None:
-            found = _Pyahocorasick(policy.automaton)
-        else:
-            return None
-        policy.__dict__["_runtime_scanner"] = found
-    return found
+    return _scanner(policy, "_runtime_scanner", policy.flat_automaton, lambda: policy.automaton)
 
 
 def literal_scanner_for(policy: CompiledPolicy) -> Scanner | None:
     """The scanner of the original-text regex literals (read with :func:`casefold_table`), or None:
     no regex on the original text has literals."""
-    found = policy.__dict__.get("_runtime_literal_scanner")
+    prefilter = policy.prefilter
+    if prefilter.original is None:
+        return None
+    return _scanner(policy, "_runtime_literal_scanner", prefilter.flat_original, lambda: prefilter.original)
+
+
+def _scanner(policy: CompiledPolicy, name: str, flat: bytes,
+             automaton: Callable[[], ahocorasick.Automaton | None]) -> Scanner | None:
+    """``automaton`` is asked for only on the pure-Python path: a cached policy defers it."""
+    found = policy.__dict__.get(name)
     if found is None:
-        prefilter = policy.prefilter
-        if prefilter.original is None:
-            return None
-        found = _Compiled(prefilter.flat_original) if CORE is not None and prefilter.flat_original \
-            else _Pyahocorasick(prefilter.original)
-        policy.__dict__["_runtime_literal_scanner"] = found
+        if CORE is not None and flat:
+            found = _Compiled(flat)
+        else:
+            pure = automaton()
+            if pure is None:
+                return None
+            found = _Pyahocorasick(pure)
+        policy.__dict__[name] = found
     return found
 
 
